@@ -19,3 +19,11 @@ from .errors import ConfigError, MssimError, SimulationError, WiringError
 from .rng import SeedTree
 
 __all__ = ["ConfigError", "MssimError", "SeedTree", "SimulationError", "WiringError", "units", "__version__"]
+
+from .component import AnalogBlock, BuildContext, Component, Port  # noqa: E402
+from .net import Net  # noqa: E402
+from .circuit import Circuit, Simulation  # noqa: E402
+from .probe import Probe, write_csv, write_npz, write_vcd  # noqa: E402
+
+__all__ += ["AnalogBlock", "BuildContext", "Circuit", "Component", "Net", "Port", "Probe", "Simulation",
+            "write_csv", "write_npz", "write_vcd"]
