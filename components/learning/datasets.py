@@ -90,6 +90,10 @@ class Task:
     """Target magnitude (dimensionless, outputs are in [-1, 1])."""
     has_test_split: bool
     """False for xor and parity3, whose test set is the training set."""
+    index_train: np.ndarray
+    """Row of each training pattern in the source dataset (sklearn order), shape (n_train,)."""
+    index_test: np.ndarray
+    """Row of each test pattern in the source dataset, shape (n_test,)."""
 
     @property
     def n_train(self) -> int:
@@ -226,9 +230,10 @@ def load_task(
         x, labels = _parity_patterns(2 if name == "xor" else 3)
         y = encode_targets(labels, 2, 1, target)
         x_r, y_r, l_r = _readonly(x, np.float64), _readonly(y, np.float64), _readonly(labels, np.int64)
+        idx = _readonly(np.arange(labels.size), np.int64)
         return Task(name=name, x_train=x_r, y_train=y_r, labels_train=l_r, x_test=x_r, y_test=y_r,
                     labels_test=l_r, n_inputs=x.shape[1], n_outputs=1, classes=(0, 1), target=target,
-                    has_test_split=False)
+                    has_test_split=False, index_train=idx, index_test=idx)
 
     if test_fraction is None:
         test_fraction = DEFAULT_TEST_FRACTION[name]
@@ -255,6 +260,8 @@ def load_task(
         classes=classes,
         target=target,
         has_test_split=True,
+        index_train=_readonly(train, np.int64),
+        index_test=_readonly(test, np.int64),
     )
 
 
