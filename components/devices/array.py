@@ -1,0 +1,298 @@
+"""DeviceArray: a vector of memristors of one model, each with its own parameters.
+
+Build phase (``__init__``): draw the device-to-device spread into flat
+parameter rows, the initial states and the endurance limits.  Run phase: the
+``apply_*`` methods hand whole arrays to one numba kernel call; per-call Python
+work is a few argument conversions, no per-device loops.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mssim.errors import ConfigError, SimulationError
+
+from . import kernels as K
+from .params import MODEL_YAKOPCIC, DeviceParams, spread_rows
+
+_PAR_MIN = 4096  # use the multi-threaded kernels from this many devices/pairs
+_EMPTY_IDX = np.zeros(0, dtype=np.int64)
+FLAG_STUCK, FLAG_OPEN = 1, 2
+
+
+def _as_f64(a, name):
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    return arr
+
+
+class DeviceArray:
+    """``n`` memristors of one model, advanced together.
+
+    Parameters
+    ----------
+    params : DeviceParams
+        Model parameters (``TEAMParams``, ``HPParams``, ``VTEAMParams``, ``YakopcicParams``).
+    n : int
+        Number of devices.
+    build_rng, run_rng : numpy.random.Generator, optional
+        Build-phase stream (d2d spread, endurance limits) and run-phase stream
+        (cycle-to-cycle and read noise).  Needed only if those options are on.
+    x0 : array_like, optional
+        Initial state in the model's own units (TEAM/VTEAM: metres; HP: w/D;
+        Yakopcic: x).  Scalar or shape (n,).
+    r0 : array_like, optional
+        Initial resistance (ohm) instead of ``x0`` (resistive models, or at
+        ``v_read`` for Yakopcic).  Default: halfway between the bounds.
+    rtol, atol : float
+        Integrator tolerance per step on the normalised state u in [0, 1].
+    rate_cap : float
+        Cap on |du/dt| (1/s, normalised units); keeps voltage-driven runaway finite.
+    """
+
+    def __init__(self, params: DeviceParams, n: int, build_rng=None, run_rng=None, x0=None, r0=None,
+                 rtol: float = 1e-6, atol: float = 1e-9, rate_cap: float = 1e10):
+        if not isinstance(params, DeviceParams):
+            raise ConfigError(f"DeviceArray.params: expected a device parameter object, got {type(params).__name__}")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ConfigError(f"DeviceArray.n: must be a positive integer (got {n!r})")
+        for name, val in (("rtol", rtol), ("atol", atol), ("rate_cap", rate_cap)):
+            if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
+                raise ConfigError(f"DeviceArray.{name}: must be a positive finite number (got {val!r})")
+        if x0 is not None and r0 is not None:
+            raise ConfigError("DeviceArray: give x0 or r0, not both")
+        self.params = params
+        self.model = int(params.model_code)
+        self.n = int(n)
+        self.rtol, self.atol, self.rate_cap = float(rtol), float(atol), float(rate_cap)
+        self.run_rng = run_rng
+        self.P = spread_rows(params, self.n, build_rng)
+        self.U = np.empty(self.n)
+        self.dU = np.zeros(self.n)
+        self.flags = np.zeros(self.n, dtype=np.uint8)
+        self.switch_count = np.zeros(self.n, dtype=np.int64)
+        lim = params.endurance_cycles
+        if math.isinf(lim):
+            self._limit = np.full(self.n, np.iinfo(np.int64).max, dtype=np.int64)
+        else:
+            if params.endurance_d2d > 0:
+                if build_rng is None:
+                    raise ConfigError(f"{type(params).__name__}.endurance_d2d: a spread needs build_rng")
+                lim = lim * np.exp(params.endurance_d2d * build_rng.standard_normal(self.n))
+            self._limit = np.maximum(1, np.round(np.broadcast_to(lim, (self.n,)))).astype(np.int64)
+        self._stuck_u = {"current": -1.0, "on": 0.0, "off": 1.0}[params.endurance_stuck]
+        if (params.dx_c2c > 0 or params.g_read_noise > 0) and run_rng is None:
+            raise ConfigError(f"{type(params).__name__}: dx_c2c / g_read_noise need run_rng")
+        self._buf = np.empty(self.n)
+        if r0 is not None:
+            self.set_resistance(r0)
+        elif x0 is not None:
+            self.x = x0
+        else:
+            self.U[:] = 0.5
+
+    # ------------------------------------------------------------------ state
+    @property
+    def x(self) -> np.ndarray:
+        """State in the model's own units (copy), shape (n,)."""
+        return self.params.from_u(self.U.copy())
+
+    @x.setter
+    def x(self, value) -> None:
+        u = self.params.to_u(value)
+        lo, hi = self.params.x_bounds
+        if np.any(~np.isfinite(u)) or np.any(u < -1e-12) or np.any(u > 1 + 1e-12):
+            raise ConfigError(f"DeviceArray.x0: states must lie within [{lo}, {hi}] (got {np.asarray(value)!r})")
+        self.U[:] = np.clip(u, 0.0, 1.0)
+
+    @property
+    def u(self) -> np.ndarray:
+        """Normalised state (0 = ON bound, 1 = OFF bound); a view, do not modify."""
+        return self.U
+
+    def set_resistance(self, r) -> None:
+        """Set states so that each device reads resistance ``r`` (ohm)."""
+        r = np.broadcast_to(np.asarray(r, dtype=float), (self.n,))
+        P = self.P
+        if self.model == MODEL_YAKOPCIC:
+            # R = v/(a x sinh(b v)) -> x
+            vr = self.params.v_read
+            a = P[:, K.Y_A2]  # paper voltage is -v_read < 0
+            x = vr / (r * a * np.sinh(P[:, K.Y_B] * vr))
+            u = 1.0 - x
+        else:
+            ron, roff = P[:, K.P_RON], P[:, K.P_ROFF]
+            lin = P[:, K.P_IV] == 0
+            with np.errstate(all="ignore"):
+                u = np.where(lin, (r - ron) / (roff - ron), np.log(r / ron) / np.log(roff / ron))
+        if np.any(~np.isfinite(u)) or np.any(u < -1e-9) or np.any(u > 1 + 1e-9):
+            raise ConfigError(f"DeviceArray.r0: resistance outside the device range (got {np.asarray(r)!r}); "
+                              "use a value between r_on and r_off")
+        self.U[:] = np.clip(u, 0.0, 1.0)
+
+    def resistance(self) -> np.ndarray:
+        """Resistance (ohm) per device; Yakopcic: v_read / i(v_read).  Open devices read inf."""
+        out = np.empty(self.n)
+        K.resistances(self.model, self.P, self.U, self.flags, self.params.v_read, out)
+        return out
+
+    def conductance(self, read_noise: bool = False) -> np.ndarray:
+        """Conductance (S) per device, optionally with relative read noise ``g_read_noise``."""
+        g = 1.0 / self.resistance()
+        if read_noise and self.params.g_read_noise > 0:
+            g *= 1.0 + self.params.g_read_noise * self.run_rng.standard_normal(self.n)
+            np.maximum(g, 0.0, out=g)
+        return g
+
+    def current(self, v) -> np.ndarray:
+        """Current (A) into each device's + terminal for voltage ``v`` (scalar or (n,)) across it."""
+        out = np.empty(self.n)
+        K.currents(self.model, self.P, self.U, self.flags, _as_f64(v, "v"), out)
+        return out
+
+    # ------------------------------------------------------------------ drive
+    def _check_duration(self, duration_s):
+        if not (isinstance(duration_s, (int, float, np.floating)) and math.isfinite(duration_s)
+                and duration_s >= 0):
+            raise ConfigError(f"DeviceArray.duration_s: must be a non-negative finite number of seconds "
+                              f"(got {duration_s!r})")
+        return float(duration_s)
+
+    def _index(self, index):
+        if index is None:
+            return _EMPTY_IDX
+        idx = np.asarray(index)
+        if idx.dtype != np.int64:
+            if idx.dtype == bool:
+                idx = np.flatnonzero(idx)
+            idx = idx.astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n):
+            raise ConfigError(f"DeviceArray.index: indices must lie in [0, {self.n}) (got {idx.min()}..{idx.max()})")
+        return idx.reshape(-1)
+
+    def _apply1(self, mode, a0, a1, duration_s, index):
+        T = self._check_duration(duration_s)
+        idx = self._index(index)
+        a0 = _as_f64(a0, "v0")
+        a1 = _as_f64(a1, "v1")
+        m = idx.size if idx.size else self.n
+        for a in (a0, a1):
+            if a.size != 1 and a.size != m:
+                raise ConfigError(f"DeviceArray.apply: drive must be scalar or have {m} entries (got {a.size})")
+        energy = np.empty(m)
+        fn = K.apply_single_par if m >= _PAR_MIN else K.apply_single
+        fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
+           self.params.switch_dx, idx, a0, a1, T, mode, self.rtol, self.atol, self.rate_cap, energy)
+        if self.params.dx_c2c > 0:
+            self._c2c(idx if idx.size else None)
+        return energy
+
+    def apply_voltage(self, v0, v1, duration_s, index=None) -> np.ndarray:
+        """Drive devices with a voltage ramping linearly from ``v0`` to ``v1`` (V) over ``duration_s``.
+
+        ``v0``/``v1`` are scalars or arrays matching the selected devices; ``index``
+        selects devices (default all).  Returns the energy (J) dissipated per device.
+        """
+        return self._apply1(0, v0, v1, duration_s, index)
+
+    def apply_current(self, i0, i1, duration_s, index=None) -> np.ndarray:
+        """Drive devices with a current (into +) ramping from ``i0`` to ``i1`` (A). Returns energy (J)."""
+        return self._apply1(1, i0, i1, duration_s, index)
+
+    def apply_pair(self, v0, v1, duration_s, pos_index, neg_index) -> np.ndarray:
+        """Drive series pairs with opposite polarity by a voltage ramp ``v0`` -> ``v1`` (V) across each pair.
+
+        Current ``i`` flows into + of ``pos_index[k]`` and into − of ``neg_index[k]``.
+        Index arrays should be int64 (converted otherwise).  Returns energy (J) per pair.
+        """
+        T = self._check_duration(duration_s)
+        pos = pos_index if (isinstance(pos_index, np.ndarray) and pos_index.dtype == np.int64) else \
+            self._index(pos_index)
+        neg = neg_index if (isinstance(neg_index, np.ndarray) and neg_index.dtype == np.int64) else \
+            self._index(neg_index)
+        if pos.shape != neg.shape or pos.ndim != 1:
+            raise ConfigError(f"DeviceArray.apply_pair: pos_index and neg_index must be 1-D of equal length "
+                              f"(got {pos.shape} and {neg.shape})")
+        a0 = _as_f64(v0, "v0")
+        a1 = _as_f64(v1, "v1")
+        m = pos.size
+        if (a0.size != 1 and a0.size != m) or (a1.size != 1 and a1.size != m):
+            raise ConfigError(f"DeviceArray.apply_pair: voltages must be scalar or have {m} entries")
+        energy = np.empty(m)
+        fn = K.apply_pairs_par if m >= _PAR_MIN // 2 else K.apply_pairs
+        fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
+           self.params.switch_dx, pos, neg, a0, a1, T, self.rtol, self.atol, self.rate_cap, energy)
+        if self.params.dx_c2c > 0:
+            self._c2c(np.concatenate([pos, neg]))
+        return energy
+
+    def _c2c(self, idx):
+        """Cycle-to-cycle noise: scale each state change of this call by (1 + dx_c2c·N(0, 1))."""
+        sel = slice(None) if idx is None else idx
+        du = self.dU[sel]
+        noise = self.run_rng.standard_normal(du.shape)
+        u = self.U[sel] + du * self.params.dx_c2c * noise
+        stuck = (self.flags[sel] & 3) != 0
+        self.U[sel] = np.where(stuck, self.U[sel], np.clip(u, 0.0, 1.0))
+
+    def idle(self, duration_s) -> None:
+        """Let ``duration_s`` pass at 0 V: retention drift u -> target + (u - target)·exp(-t/tau)."""
+        T = self._check_duration(duration_s)
+        tau = self.params.retention_tau
+        if math.isinf(tau) or T == 0.0:
+            return
+        f = math.exp(-T / tau)
+        tgt = self.params.retention_target
+        live = (self.flags & 3) == 0
+        self.U[live] = tgt + (self.U[live] - tgt) * f
+
+    # ------------------------------------------------------------------ faults
+    @property
+    def stuck_mask(self) -> np.ndarray:
+        """Boolean mask of devices whose state is frozen (stuck or worn out)."""
+        return (self.flags & FLAG_STUCK) != 0
+
+    @property
+    def open_mask(self) -> np.ndarray:
+        """Boolean mask of open (non-conducting) devices."""
+        return (self.flags & FLAG_OPEN) != 0
+
+    @property
+    def faults(self) -> np.ndarray:
+        """Fault code per device: 0 healthy, 1 stuck, 2 open (3 both)."""
+        return self.flags.copy()
+
+    def set_stuck(self, index, state="current") -> None:
+        """Freeze devices: ``state`` is ``"on"``, ``"off"``, ``"current"`` or a state in model units."""
+        idx = self._index(index)
+        if isinstance(state, str):
+            if state not in ("on", "off", "current"):
+                raise ConfigError(f"DeviceArray.set_stuck: state must be 'on', 'off', 'current' or a number "
+                                  f"(got {state!r})")
+            if state != "current":
+                self.U[idx] = 0.0 if state == "on" else 1.0
+        else:
+            u = float(self.params.to_u(state))
+            if not 0.0 <= u <= 1.0:
+                raise ConfigError(f"DeviceArray.set_stuck: state outside the device bounds (got {state!r})")
+            self.U[idx] = u
+        self.flags[idx] |= FLAG_STUCK
+
+    def set_open(self, index) -> None:
+        """Make devices open circuits (zero current, infinite resistance)."""
+        self.flags[self._index(index)] |= FLAG_OPEN
+
+    def clear_faults(self, index=None) -> None:
+        """Remove stuck/open flags (does not reset switch counts)."""
+        self.flags[self._index(index) if index is not None else slice(None)] = 0
+
+    def check_finite(self) -> None:
+        """Raise SimulationError if any state is NaN (for per-phase checks)."""
+        if not np.all(np.isfinite(self.U)):
+            raise SimulationError(f"DeviceArray: {int(np.sum(~np.isfinite(self.U)))} device states are not finite")
+
+    def __repr__(self) -> str:
+        return f"DeviceArray({type(self.params).__name__}, n={self.n})"

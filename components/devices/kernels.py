@@ -1,0 +1,648 @@
+"""Numba kernels: device equations and the per-device segment integrators.
+
+Everything here works in the normalised state ``u`` in [0, 1] (0 = ON bound,
+1 = OFF bound; positive current/voltage into + pushes ``u`` up).  One parameter
+row per device (layout in :mod:`components.devices.params`).
+
+Each device integrates its own piecewise-linear segment:
+
+* zero rate over the whole segment (below threshold, at a bound pushed outward,
+  stuck): state untouched, energy in closed form -- the cheap path for reads;
+* closed forms where they exist: HP without window (charge/flux are linear in
+  ``u``), TEAM under current drive and VTEAM under voltage drive without window
+  (the rate depends on the drive only, integrated exactly);
+* otherwise Dormand-Prince 5(4) with error control on ``u``:
+  |err| <= atol + rtol·|u| per step, the state clamped to [0, 1] at every stage
+  and step (an outward rate at a bound is simply clamped away, so devices never
+  leave their bounds and never stick there), and |du/dt| capped at ``cap``
+  (default 1e10 /s) so TEAM's voltage-driven runaway (rate ~ (i/i_on)^10 with
+  falling R) stays finite; a step may move ``u`` by at most ``DU_MAX``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .params import (MODEL_HP, MODEL_TEAM, MODEL_VTEAM, MODEL_YAKOPCIC, P_ADOWN, P_AOFF, P_AON, P_AUP, P_IV,
+                     P_KDOWN, P_KUP, P_RON, P_ROFF, P_THDOWN, P_THUP, P_WC, P_WIN, P_WJ, P_WP, P_XOFF, P_XON,
+                     WIN_BIOLEK, WIN_JOGLEKAR, WIN_KVATINSKY, WIN_NONE, WIN_PRODROMAKIS, Y_A1, Y_A2, Y_ALN,
+                     Y_ALP, Y_AN, Y_AP, Y_B, Y_ETA, Y_VN, Y_VP, Y_XN, Y_XP)
+
+DU_MAX = 0.1          # largest state change per accepted step (normalised)
+STICK_EPS = 1e-9      # Joglekar/Prodromakis states are kept in [eps, 1 - eps]
+MAX_STEPS = 200000
+
+# Dormand-Prince 5(4) tableau
+C2, C3, C4, C5 = 1 / 5, 3 / 10, 4 / 5, 8 / 9
+A21 = 1 / 5
+A31, A32 = 3 / 40, 9 / 40
+A41, A42, A43 = 44 / 45, -56 / 15, 32 / 9
+A51, A52, A53, A54 = 19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729
+A61, A62, A63, A64, A65 = 9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656
+B1, B3, B4, B5, B6 = 35 / 384, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84
+E1, E3, E4, E5, E6, E7 = 71 / 57600, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40
+
+
+@njit(cache=True, inline="always")
+def _ipow(b, a):
+    """b**a for b >= 0; integer a up to 16 by repeated squaring (fast path for alpha = 10)."""
+    ia = int(a)
+    if ia == a and 0 < ia <= 16:
+        r = 1.0
+        x = b
+        while ia > 0:
+            if ia & 1:
+                r *= x
+            x *= x
+            ia >>= 1
+        return r
+    return b ** a
+
+
+@njit(cache=True)
+def resistance(P, k, u):
+    """Resistance (ohm) of resistive device k at normalised state u."""
+    ron = P[k, P_RON]
+    roff = P[k, P_ROFF]
+    if P[k, P_IV] == 0.0:
+        return ron + (roff - ron) * u
+    return ron * math.exp(math.log(roff / ron) * u)
+
+
+@njit(cache=True)
+def yak_current(P, k, u, v):
+    """Current into mssim's + terminal of a Yakopcic device (paper's terminals flipped)."""
+    x = 1.0 - u
+    vp = -v
+    a = P[k, Y_A1] if vp >= 0.0 else P[k, Y_A2]
+    return -a * x * math.sinh(P[k, Y_B] * vp)
+
+
+@njit(cache=True)
+def yak_voltage(P, k, u, i):
+    """Inverse of :func:`yak_current` (voltage needed for current i); x floored at 1e-12."""
+    x = max(1.0 - u, 1e-12)
+    ip = -i
+    a = P[k, Y_A1] if ip >= 0.0 else P[k, Y_A2]
+    return -math.asinh(ip / (a * x)) / P[k, Y_B]
+
+
+@njit(cache=True)
+def current_of(model, P, k, u, v):
+    if model == MODEL_YAKOPCIC:
+        return yak_current(P, k, u, v)
+    return v / resistance(P, k, u)
+
+
+@njit(cache=True)
+def voltage_of(model, P, k, u, i):
+    if model == MODEL_YAKOPCIC:
+        return yak_voltage(P, k, u, i)
+    return i * resistance(P, k, u)
+
+
+@njit(cache=True)
+def _window(P, k, u, up):
+    w = P[k, P_WIN]
+    if w == WIN_NONE:
+        return 1.0
+    p2 = 2.0 * P[k, P_WP]
+    if w == WIN_JOGLEKAR:
+        return 1.0 - _ipow(abs(2.0 * u - 1.0), p2)
+    if w == WIN_BIOLEK:
+        if up:
+            return 1.0 - _ipow(u, p2)
+        return 1.0 - _ipow(1.0 - u, p2)
+    if w == WIN_PRODROMAKIS:
+        return P[k, P_WJ] * (1.0 - ((u - 0.5) ** 2 + 0.75) ** P[k, P_WP])
+    # Kvatinsky, in physical x
+    x = P[k, P_XON] + u * (P[k, P_XOFF] - P[k, P_XON])
+    if up:
+        return math.exp(-math.exp((x - P[k, P_AOFF]) / P[k, P_WC]))
+    return math.exp(-math.exp(-(x - P[k, P_AON]) / P[k, P_WC]))
+
+
+@njit(cache=True)
+def dudt(model, P, k, u, v, i, cap):
+    """Rate of the normalised state (1/s) for voltage v across and current i into +."""
+    if model == MODEL_YAKOPCIC:
+        x = 1.0 - u
+        V = -v  # paper's terminal orientation
+        if V > P[k, Y_VP]:
+            g = P[k, Y_AP] * (math.exp(V) - math.exp(P[k, Y_VP]))
+        elif V < -P[k, Y_VN]:
+            g = -P[k, Y_AN] * (math.exp(-V) - math.exp(P[k, Y_VN]))
+        else:
+            return 0.0
+        eg = P[k, Y_ETA] * g
+        if eg > 0.0:
+            xp = P[k, Y_XP]
+            f = math.exp(-P[k, Y_ALP] * (x - xp)) * ((xp - x) / (1.0 - xp) + 1.0) if x >= xp else 1.0
+        else:
+            xn = P[k, Y_XN]
+            f = math.exp(P[k, Y_ALN] * (x + xn - 1.0)) * (x / (1.0 - xn)) if x <= 1.0 - xn else 1.0
+        r = -eg * f
+    elif model == MODEL_HP:
+        r = P[k, P_KUP] * i
+        if r == 0.0:
+            return 0.0
+        r *= _window(P, k, u, r > 0.0)
+    else:
+        d = i if model == MODEL_TEAM else v
+        if d > P[k, P_THUP]:
+            r = P[k, P_KUP] * _ipow(d / P[k, P_THUP] - 1.0, P[k, P_AUP]) * _window(P, k, u, True)
+        elif d < P[k, P_THDOWN]:
+            r = P[k, P_KDOWN] * _ipow(d / P[k, P_THDOWN] - 1.0, P[k, P_ADOWN]) * _window(P, k, u, False)
+        else:
+            return 0.0
+    if r > cap:
+        return cap
+    if r < -cap:
+        return -cap
+    return r
+
+
+@njit(cache=True, inline="always")
+def _clamp(u, lo, hi):
+    if u < lo:
+        return lo
+    if u > hi:
+        return hi
+    return u
+
+
+@njit(cache=True)
+def _bounds(P, k):
+    w = P[k, P_WIN]
+    if w == WIN_JOGLEKAR or w == WIN_PRODROMAKIS:
+        return STICK_EPS, 1.0 - STICK_EPS
+    return 0.0, 1.0
+
+
+# ---------------------------------------------------------------------------
+# single device: mode 0 = voltage drive, mode 1 = current drive
+@njit(cache=True)
+def _deriv1(model, P, k, mode, u, s, a0, a1, cap, lo, hi):
+    """(du/dt, power) at fractional time s in [0, 1] of the segment."""
+    uc = _clamp(u, lo, hi)
+    d = a0 + (a1 - a0) * s
+    if mode == 0:
+        v = d
+        i = current_of(model, P, k, uc, v)
+    else:
+        i = d
+        v = voltage_of(model, P, k, uc, i)
+    return dudt(model, P, k, uc, v, i, cap), v * i
+
+
+# Gauss-Legendre 5-point nodes/weights on [0, 1]
+GL_X = np.array([0.04691007703066800, 0.23076534494715845, 0.5, 0.76923465505284155, 0.95308992296933200])
+GL_W = np.array([0.11846344252809454, 0.23931433524968324, 0.28444444444444444, 0.23931433524968324,
+                 0.11846344252809454])
+
+
+@njit(cache=True)
+def _energy_frozen1(model, P, k, mode, u, a0, a1, T):
+    """Energy (J) over a segment with the state frozen at u."""
+    if model != MODEL_YAKOPCIC:
+        R = resistance(P, k, u)
+        if mode == 0:
+            return T * (a0 * a0 + a0 * a1 + a1 * a1) / (3.0 * R)
+        return T * R * (a0 * a0 + a0 * a1 + a1 * a1) / 3.0
+    e = 0.0
+    for q in range(5):
+        d = a0 + (a1 - a0) * GL_X[q]
+        if mode == 0:
+            e += GL_W[q] * d * current_of(model, P, k, u, d)
+        else:
+            e += GL_W[q] * d * voltage_of(model, P, k, u, d)
+    return e * T
+
+
+@njit(cache=True)
+def _int_pos_pow(c0, c1, T, a):
+    """Exact integral over [0, T] of max(0, c(t))**a for c linear from c0 to c1."""
+    if c0 <= 0.0 and c1 <= 0.0:
+        return 0.0
+    if c1 == c0:
+        return T * _ipow(c0, a)
+    return T / (c1 - c0) * (_ipow(max(c1, 0.0), a + 1.0) - _ipow(max(c0, 0.0), a + 1.0)) / (a + 1.0)
+
+
+@njit(cache=True)
+def _closed_form1(model, P, k, mode, u, a0, a1, T, cap, lo, hi):
+    """Closed-form end state, or -1.0 if this model/drive/window has none."""
+    if P[k, P_WIN] != WIN_NONE or model == MODEL_YAKOPCIC:
+        return -1.0
+    drive_only = (model == MODEL_TEAM and mode == 1) or (model == MODEL_VTEAM and mode == 0)
+    if drive_only:
+        # the rate depends on the drive alone: split at zero, integrate each threshold branch exactly
+        th_up = P[k, P_THUP]
+        th_dn = P[k, P_THDOWN]
+        up = P[k, P_KUP] * _int_pos_pow(a0 / th_up - 1.0, a1 / th_up - 1.0, T, P[k, P_AUP])
+        dn = P[k, P_KDOWN] * _int_pos_pow(a0 / th_dn - 1.0, a1 / th_dn - 1.0, T, P[k, P_ADOWN])
+        # the rate cap must not bind for the closed form to be exact
+        peak_up = P[k, P_KUP] * _ipow(max(max(a0, a1) / th_up - 1.0, 0.0), P[k, P_AUP])
+        peak_dn = P[k, P_KDOWN] * _ipow(max(min(a0, a1) / th_dn - 1.0, 0.0), P[k, P_ADOWN])
+        if peak_up > cap or -peak_dn > cap:
+            return -1.0
+        if a0 <= a1:  # negative part (ON branch) comes first in time
+            return _clamp(_clamp(u + dn, lo, hi) + up, lo, hi)
+        return _clamp(_clamp(u + up, lo, hi) + dn, lo, hi)
+    if model == MODEL_HP:
+        kk = P[k, P_KUP]
+        ron = P[k, P_RON]
+        dr = P[k, P_ROFF] - ron
+        if P[k, P_IV] != 0.0:
+            return -1.0
+        # split the segment where the drive changes sign; within a part u is monotone
+        if a0 * a1 < 0.0:
+            ts = a0 / (a0 - a1)
+            parts = ((a0, 0.0, ts * T), (0.0, a1, (1.0 - ts) * T))
+        else:
+            parts = ((a0, a1, T), (0.0, 0.0, 0.0))
+        for q in range(2):
+            b0, b1, tq = parts[q]
+            if tq <= 0.0:
+                continue
+            integral = 0.5 * (b0 + b1) * tq  # charge (mode 1) or flux (mode 0)
+            if mode == 1:
+                un = u + kk * integral
+            else:
+                # d/dt [ron·u + dr·u²/2] = k·v  ->  solve the quadratic
+                g = ron * u + 0.5 * dr * u * u + kk * integral
+                disc = ron * ron + 2.0 * dr * g
+                if disc <= 0.0:
+                    un = lo
+                else:
+                    un = (math.sqrt(disc) - ron) / dr
+            if abs(un - u) > 0.0:
+                # the rate cap must not bind: peak rate at the start/end of the part
+                pk = abs(kk) * max(abs(b0), abs(b1))
+                if mode == 0:
+                    pk /= ron
+                if pk > cap:
+                    return -1.0
+            u = _clamp(un, lo, hi)
+        return u
+    return -1.0
+
+
+@njit(cache=True)
+def advance1(model, P, k, mode, u0, a0, a1, T, rtol, atol, cap):
+    """Advance device k over one PWL segment of duration T. Returns (u_end, energy, n_steps)."""
+    lo, hi = _bounds(P, k)
+    u = _clamp(u0, lo, hi)
+    if T <= 0.0:
+        return u, 0.0, 0
+    r0, p0 = _deriv1(model, P, k, mode, u, 0.0, a0, a1, cap, lo, hi)
+    r1, p1 = _deriv1(model, P, k, mode, u, 1.0, a0, a1, cap, lo, hi)
+    # Frozen: every threshold set is an interval of the (monotone) drive, so zero rate at both ends of
+    # a linear segment means zero throughout; likewise an outward push at a bound at both ends.
+    if (r0 == 0.0 and r1 == 0.0) or (u <= lo and r0 <= 0.0 and r1 <= 0.0) or (u >= hi and r0 >= 0.0 and r1 >= 0.0):
+        return u, _energy_frozen1(model, P, k, mode, u, a0, a1, T), 0
+    uc = _closed_form1(model, P, k, mode, u, a0, a1, T, cap, lo, hi)
+    if uc >= 0.0:
+        # exact state; energy by 5-point Gauss-Legendre on the closed-form trajectory
+        e = 0.0
+        for q in range(5):
+            s = GL_X[q]
+            dq = a0 + (a1 - a0) * s
+            uq = _closed_form1(model, P, k, mode, u, a0, dq, s * T, cap, lo, hi)
+            if mode == 0:
+                e += GL_W[q] * dq * current_of(model, P, k, uq, dq)
+            else:
+                e += GL_W[q] * dq * voltage_of(model, P, k, uq, dq)
+        return uc, e * T, 0
+    # ---------------- Dormand-Prince 5(4) ----------------
+    t = 0.0
+    e = 0.0
+    k1 = r0
+    q1 = p0
+    h = 1.0 if k1 == 0.0 else min(1.0, 0.05 / (abs(k1) * T))
+    nsteps = 0
+    while t < 1.0 and nsteps < MAX_STEPS:
+        if t + h > 1.0:
+            h = 1.0 - t
+        H = h * T
+        k2, q2 = _deriv1(model, P, k, mode, u + H * A21 * k1, t + C2 * h, a0, a1, cap, lo, hi)
+        k3, q3 = _deriv1(model, P, k, mode, u + H * (A31 * k1 + A32 * k2), t + C3 * h, a0, a1, cap, lo, hi)
+        k4, q4 = _deriv1(model, P, k, mode, u + H * (A41 * k1 + A42 * k2 + A43 * k3), t + C4 * h, a0, a1,
+                         cap, lo, hi)
+        k5, q5 = _deriv1(model, P, k, mode, u + H * (A51 * k1 + A52 * k2 + A53 * k3 + A54 * k4), t + C5 * h,
+                         a0, a1, cap, lo, hi)
+        k6, q6 = _deriv1(model, P, k, mode, u + H * (A61 * k1 + A62 * k2 + A63 * k3 + A64 * k4 + A65 * k5),
+                         t + h, a0, a1, cap, lo, hi)
+        un = u + H * (B1 * k1 + B3 * k3 + B4 * k4 + B5 * k5 + B6 * k6)
+        k7, q7 = _deriv1(model, P, k, mode, un, t + h, a0, a1, cap, lo, hi)
+        nsteps += 1
+        unc = _clamp(un, lo, hi)
+        pinned = (u <= lo and unc <= lo) or (u >= hi and unc >= hi)
+        err = abs(H * (E1 * k1 + E3 * k3 + E4 * k4 + E5 * k5 + E6 * k6 + E7 * k7))
+        sc = atol + rtol * max(abs(u), abs(unc))
+        ratio = err / sc
+        if pinned:  # pushed outward at a bound through the whole step: the clamp is exact
+            ratio = 0.0
+        if (ratio <= 1.0 and abs(unc - u) <= DU_MAX) or h * T < 1e-18:
+            e += H * (B1 * q1 + B3 * q3 + B4 * q4 + B5 * q5 + B6 * q6)
+            t += h
+            u = unc
+            if un != unc:
+                k7, q7 = _deriv1(model, P, k, mode, u, t, a0, a1, cap, lo, hi)
+            k1 = k7
+            q1 = q7
+            fac = 5.0 if ratio < 1e-4 else min(5.0, 0.9 * ratio ** -0.2)
+            h = h * fac
+        else:
+            fac = max(0.1, 0.9 * ratio ** -0.2) if ratio > 1.0 else 0.5
+            if abs(unc - u) > DU_MAX:
+                fac = min(fac, 0.9 * DU_MAX / abs(unc - u))
+            h = h * fac
+    return u, e, nsteps
+
+
+# ---------------------------------------------------------------------------
+# series pair: current i into + of device kp and into - of device kn
+@njit(cache=True)
+def pair_current(model, P, kp, kn, up, un, v):
+    """Current (A) through a series pair under total voltage v, and the voltage across kp."""
+    if model != MODEL_YAKOPCIC:
+        rp = resistance(P, kp, up)
+        i = v / (rp + resistance(P, kn, un))
+        return i, i * rp
+    if v == 0.0:
+        return 0.0, 0.0
+    # solve I_p(vp) + I_n(vp - v) = 0 for vp in [min(0,v), max(0,v)]; F increasing in vp
+    lo = min(0.0, v)
+    hi = max(0.0, v)
+    x = 0.5 * v
+    for it in range(100):
+        f = yak_current(P, kp, up, x) + yak_current(P, kn, un, x - v)
+        if f > 0.0:
+            hi = x
+        else:
+            lo = x
+        # Newton step with numerical-free derivative: dI/dV = a·x·b·cosh(bV)
+        d = 0.0
+        for (kk, uu, vv) in ((kp, up, x), (kn, un, x - v)):
+            V = -vv
+            a = P[kk, Y_A1] if V >= 0.0 else P[kk, Y_A2]
+            d += a * (1.0 - uu) * P[kk, Y_B] * math.cosh(P[kk, Y_B] * V)
+        xn = x - f / d if d > 0.0 else 0.5 * (lo + hi)
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi)
+        if abs(xn - x) <= 1e-15 * abs(v) + 1e-300:
+            x = xn
+            break
+        x = xn
+    return yak_current(P, kp, up, x), x
+
+
+@njit(cache=True)
+def _deriv2(model, P, kp, kn, u1, u2, s, a0, a1, cap, lo1, hi1, lo2, hi2):
+    u1c = _clamp(u1, lo1, hi1)
+    u2c = _clamp(u2, lo2, hi2)
+    v = a0 + (a1 - a0) * s
+    i, vp = pair_current(model, P, kp, kn, u1c, u2c, v)
+    r1 = dudt(model, P, kp, u1c, vp, i, cap)
+    r2 = dudt(model, P, kn, u2c, vp - v, -i, cap)
+    return r1, r2, v * i
+
+
+@njit(cache=True)
+def advance2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2):
+    """Advance a series pair over one PWL segment. s1/s2: device is stuck (state frozen).
+
+    Returns (u1, u2, energy, n_steps)."""
+    lo1, hi1 = _bounds(P, kp)
+    lo2, hi2 = _bounds(P, kn)
+    u1 = _clamp(u1, lo1, hi1)
+    u2 = _clamp(u2, lo2, hi2)
+    if T <= 0.0:
+        return u1, u2, 0.0, 0
+    a1r, a2r, p0 = _deriv2(model, P, kp, kn, u1, u2, 0.0, a0, a1, cap, lo1, hi1, lo2, hi2)
+    b1r, b2r, p1 = _deriv2(model, P, kp, kn, u1, u2, 1.0, a0, a1, cap, lo1, hi1, lo2, hi2)
+    if s1:
+        a1r = 0.0
+        b1r = 0.0
+    if s2:
+        a2r = 0.0
+        b2r = 0.0
+    f1 = (a1r == 0.0 and b1r == 0.0) or (u1 <= lo1 and a1r <= 0.0 and b1r <= 0.0) or (
+        u1 >= hi1 and a1r >= 0.0 and b1r >= 0.0)
+    f2 = (a2r == 0.0 and b2r == 0.0) or (u2 <= lo2 and a2r <= 0.0 and b2r <= 0.0) or (
+        u2 >= hi2 and a2r >= 0.0 and b2r >= 0.0)
+    hp_cross = model == MODEL_HP and a0 * a1 < 0.0
+    yak_cross = model == MODEL_YAKOPCIC and a0 * a1 < 0.0
+    if f1 and f2 and not hp_cross and not yak_cross:
+        if model != MODEL_YAKOPCIC:
+            R = resistance(P, kp, u1) + resistance(P, kn, u2)
+            return u1, u2, T * (a0 * a0 + a0 * a1 + a1 * a1) / (3.0 * R), 0
+        e = 0.0
+        for q in range(5):
+            d = a0 + (a1 - a0) * GL_X[q]
+            e += GL_W[q] * d * pair_current(model, P, kp, kn, u1, u2, d)[0]
+        return u1, u2, e * T, 0
+    t = 0.0
+    e = 0.0
+    k1a, k1b, q1 = a1r, a2r, p0
+    rmax = max(abs(k1a), abs(k1b))
+    h = 1.0 if rmax == 0.0 else min(1.0, 0.05 / (rmax * T))
+    nsteps = 0
+    while t < 1.0 and nsteps < MAX_STEPS:
+        if t + h > 1.0:
+            h = 1.0 - t
+        H = h * T
+        k2a, k2b, q2 = _deriv2(model, P, kp, kn, u1 + H * A21 * k1a, u2 + H * A21 * k1b, t + C2 * h, a0, a1, cap,
+                               lo1, hi1, lo2, hi2)
+        k3a, k3b, q3 = _deriv2(model, P, kp, kn, u1 + H * (A31 * k1a + A32 * k2a), u2 + H * (A31 * k1b + A32 * k2b),
+                               t + C3 * h, a0, a1, cap, lo1, hi1, lo2, hi2)
+        k4a, k4b, q4 = _deriv2(model, P, kp, kn, u1 + H * (A41 * k1a + A42 * k2a + A43 * k3a),
+                               u2 + H * (A41 * k1b + A42 * k2b + A43 * k3b), t + C4 * h, a0, a1, cap,
+                               lo1, hi1, lo2, hi2)
+        k5a, k5b, q5 = _deriv2(model, P, kp, kn, u1 + H * (A51 * k1a + A52 * k2a + A53 * k3a + A54 * k4a),
+                               u2 + H * (A51 * k1b + A52 * k2b + A53 * k3b + A54 * k4b), t + C5 * h, a0, a1, cap,
+                               lo1, hi1, lo2, hi2)
+        k6a, k6b, q6 = _deriv2(model, P, kp, kn,
+                               u1 + H * (A61 * k1a + A62 * k2a + A63 * k3a + A64 * k4a + A65 * k5a),
+                               u2 + H * (A61 * k1b + A62 * k2b + A63 * k3b + A64 * k4b + A65 * k5b), t + h, a0, a1,
+                               cap, lo1, hi1, lo2, hi2)
+        if s1:
+            k2a = k3a = k4a = k5a = k6a = 0.0
+        if s2:
+            k2b = k3b = k4b = k5b = k6b = 0.0
+        n1 = u1 + H * (B1 * k1a + B3 * k3a + B4 * k4a + B5 * k5a + B6 * k6a)
+        n2 = u2 + H * (B1 * k1b + B3 * k3b + B4 * k4b + B5 * k5b + B6 * k6b)
+        k7a, k7b, q7 = _deriv2(model, P, kp, kn, n1, n2, t + h, a0, a1, cap, lo1, hi1, lo2, hi2)
+        if s1:
+            k7a = 0.0
+        if s2:
+            k7b = 0.0
+        nsteps += 1
+        c1 = _clamp(n1, lo1, hi1)
+        c2 = _clamp(n2, lo2, hi2)
+        e1 = abs(H * (E1 * k1a + E3 * k3a + E4 * k4a + E5 * k5a + E6 * k6a + E7 * k7a))
+        e2 = abs(H * (E1 * k1b + E3 * k3b + E4 * k4b + E5 * k5b + E6 * k6b + E7 * k7b))
+        # a component pinned at its bound (pushed outward through the whole step) is exact
+        if (u1 <= lo1 and c1 <= lo1) or (u1 >= hi1 and c1 >= hi1):
+            e1 = 0.0
+        if (u2 <= lo2 and c2 <= lo2) or (u2 >= hi2 and c2 >= hi2):
+            e2 = 0.0
+        ratio = max(e1 / (atol + rtol * max(abs(u1), abs(c1))), e2 / (atol + rtol * max(abs(u2), abs(c2))))
+        dmax = max(abs(c1 - u1), abs(c2 - u2))
+        if (ratio <= 1.0 and dmax <= DU_MAX) or h * T < 1e-18:
+            e += H * (B1 * q1 + B3 * q3 + B4 * q4 + B5 * q5 + B6 * q6)
+            t += h
+            clamped = (n1 != c1) or (n2 != c2)
+            u1 = c1
+            u2 = c2
+            if clamped:
+                k7a, k7b, q7 = _deriv2(model, P, kp, kn, u1, u2, t, a0, a1, cap, lo1, hi1, lo2, hi2)
+                if s1:
+                    k7a = 0.0
+                if s2:
+                    k7b = 0.0
+            k1a, k1b, q1 = k7a, k7b, q7
+            fac = 5.0 if ratio < 1e-4 else min(5.0, 0.9 * ratio ** -0.2)
+            h = h * fac
+        else:
+            fac = max(0.1, 0.9 * ratio ** -0.2) if ratio > 1.0 else 0.5
+            if dmax > DU_MAX:
+                fac = min(fac, 0.9 * DU_MAX / dmax)
+            h = h * fac
+    return u1, u2, e, nsteps
+
+
+# ---------------------------------------------------------------------------
+# array kernels
+@njit(cache=True)
+def _post(k, u_old, u_new, U, dU, flags, count, limit, stuck_u, switch_dx):
+    """Store the new state, count switching events and apply endurance wear-out."""
+    du = u_new - u_old
+    dU[k] = du
+    if abs(du) > switch_dx:
+        count[k] += 1
+        if count[k] >= limit[k]:
+            flags[k] |= 1
+            if stuck_u == 0.0 or stuck_u == 1.0:
+                u_new = stuck_u
+    U[k] = u_new
+
+
+@njit(cache=True)
+def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol, cap,
+                energy):
+    k = idx[j] if idx.size > 0 else j
+    d0 = a0[0] if a0.size == 1 else a0[j]
+    d1 = a1[0] if a1.size == 1 else a1[j]
+    f = flags[k]
+    if f & 2:  # open: no current, no motion
+        energy[j] = 0.0
+        dU[k] = 0.0
+        return 0
+    if f & 1:  # stuck: state frozen
+        energy[j] = _energy_frozen1(model, P, k, mode, U[k], d0, d1, T)
+        dU[k] = 0.0
+        return 0
+    u_old = U[k]
+    un, e, ns = advance1(model, P, k, mode, u_old, d0, d1, T, rtol, atol, cap)
+    energy[j] = e
+    _post(k, u_old, un, U, dU, flags, count, limit, stuck_u, switch_dx)
+    return ns
+
+
+@njit(cache=True)
+def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
+              energy):
+    kp = pos[j]
+    kn = neg[j]
+    d0 = a0[0] if a0.size == 1 else a0[j]
+    d1 = a1[0] if a1.size == 1 else a1[j]
+    if (flags[kp] & 2) or (flags[kn] & 2):
+        energy[j] = 0.0
+        dU[kp] = 0.0
+        dU[kn] = 0.0
+        return 0
+    s1 = (flags[kp] & 1) != 0
+    s2 = (flags[kn] & 1) != 0
+    o1 = U[kp]
+    o2 = U[kn]
+    n1, n2, e, ns = advance2(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, s1, s2)
+    energy[j] = e
+    if s1:
+        n1 = o1
+    if s2:
+        n2 = o2
+    _post(kp, o1, n1, U, dU, flags, count, limit, stuck_u, switch_dx)
+    _post(kn, o2, n2, U, dU, flags, count, limit, stuck_u, switch_dx)
+    return ns
+
+
+@njit(cache=True)
+def apply_single(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol, cap,
+                 energy):
+    """Advance devices idx[j] (all if idx is empty) under PWL drive a0[j]->a1[j] (len 1 = broadcast).
+    Returns the total number of integrator steps."""
+    n = idx.size if idx.size > 0 else U.size
+    tot = 0
+    for j in range(n):
+        tot += _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode,
+                           rtol, atol, cap, energy)
+    return tot
+
+
+@njit(cache=True, parallel=True)
+def apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol,
+                     cap, energy):
+    """Parallel (prange) version of :func:`apply_single` for large arrays."""
+    n = idx.size if idx.size > 0 else U.size
+    tot = 0
+    for j in prange(n):
+        tot += _single_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T,
+                           mode, rtol, atol, cap, energy)
+    return tot
+
+
+@njit(cache=True)
+def apply_pairs(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
+                energy):
+    """Advance series pairs (pos[j], neg[j]) under total PWL voltage a0[j]->a1[j] (len 1 = broadcast).
+    Returns the total number of integrator steps."""
+    tot = 0
+    for j in range(pos.size):
+        tot += _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol,
+                         atol, cap, energy)
+    return tot
+
+
+@njit(cache=True, parallel=True)
+def apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
+                    energy):
+    """Parallel (prange) version of :func:`apply_pairs`."""
+    tot = 0
+    for j in prange(pos.size):
+        tot += _pair_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T,
+                         rtol, atol, cap, energy)
+    return tot
+
+
+@njit(cache=True)
+def resistances(model, P, U, flags, v_read, out):
+    for k in range(U.size):
+        if flags[k] & 2:
+            out[k] = math.inf
+        elif model == MODEL_YAKOPCIC:
+            out[k] = v_read / yak_current(P, k, U[k], v_read)
+        else:
+            out[k] = resistance(P, k, U[k])
+
+
+@njit(cache=True)
+def currents(model, P, U, flags, v, out):
+    sc = v.size == 1
+    for k in range(U.size):
+        vv = v[0] if sc else v[k]
+        out[k] = 0.0 if flags[k] & 2 else current_of(model, P, k, U[k], vv)
