@@ -162,6 +162,13 @@ class CrossbarLayer(AnalogBlock):
             self.r_lo, self.r_hi = float(np.median(self._r_lo_dev)), float(np.median(self._r_hi_dev))
         self.g_ref = sp_.g_ref if sp_.g_ref is not None else 0.5 * (1.0 / self.r_lo + 1.0 / self.r_hi)
         self.w_min, self.w_max = T.w_range(sp_.unit, self.r_lo, self.r_hi, self.g_ref)
+        self._thresholds = None
+        if arr.model in (DP.MODEL_TEAM, DP.MODEL_VTEAM):
+            up = np.ascontiguousarray(arr.P[:, DP.P_THUP])
+            dn = np.ascontiguousarray(arr.P[:, DP.P_THDOWN])
+            if np.all(up == up[0]) and np.all(dn == dn[0]):  # no threshold spread: compare scalars
+                up, dn = float(up[0]), float(dn[0])
+            self._thresholds = (up, dn, arr.model == DP.MODEL_TEAM)
         if sp_.r_line > 0:
             self._lines = LineNetwork(sp_.unit, self.n_in, self.n_out, sp_.r_line, sp_.r_in, self.g_ref)
         rng = build_rng("init")
@@ -316,18 +323,18 @@ class CrossbarLayer(AnalogBlock):
             p_other = T.load_power(sp_.unit, g, v, sp_.r_in, self.g_ref, G)
         return dv.reshape(-1), p_other
 
-    def _quiet(self, a, b, g=None) -> bool:
+    def _quiet(self, a, b, g) -> bool:
         """True if devices driven by voltages ``a``→``b`` (frozen states) cannot move: TEAM/VTEAM
         below both thresholds everywhere on the segment (linear in time, so the ends bound it)."""
-        arr = self.device_array
-        model = arr.model
-        if model not in (DP.MODEL_TEAM, DP.MODEL_VTEAM):
+        th = self._thresholds
+        if th is None:
             return False
-        P = arr.P
-        up, dn = P[:, DP.P_THUP], P[:, DP.P_THDOWN]
-        if model == DP.MODEL_TEAM:
+        up, dn, by_current = th
+        if by_current:
             gg = g.reshape(-1)
             a, b = a * gg, b * gg
+        if isinstance(up, float):  # no threshold spread: four reductions
+            return bool(a.max() <= up and a.min() >= dn and b.max() <= up and b.min() >= dn)
         return bool(np.all((a <= up) & (a >= dn) & (b <= up) & (b >= dn)))
 
     def apply_read(self, v0, v1, duration_s: float) -> float:
@@ -358,22 +365,26 @@ class CrossbarLayer(AnalogBlock):
         state_dep = topo.state_dependent_read or self._lines is not None
         sp_ = self.synapse_params
 
+        same = np.array_equal(va, vb)
+
         def step(f0, f1, h):
             xa = va + (vb - va) * f0
-            xb = va + (vb - va) * f1
             da, pa = self._read_voltages(xa)
-            db, pb = self._read_voltages(xb)
-            xm = 0.5 * (xa + xb)
-            _, pm = self._read_voltages(xm)
+            if same:
+                db, pb, pm = da, pa, pa
+            else:
+                xb = va + (vb - va) * f1
+                db, pb = self._read_voltages(xb)
+                pm = self._read_voltages(0.5 * (xa + xb))[1]
             e_other = h * (pa + 4 * pm + pb) / 6  # Simpson: exact for the quadratic power
             g = self._cache[0]
             if self._quiet(da, db, g):
                 gg = g.reshape(-1)
-                return e_other + h * float(np.sum(gg * (da * da + da * db + db * db))) / 3
-            return e_other + float(np.sum(arr.apply_voltage(da, db, h)))
+                return e_other + h * float(np.sum(gg * (da * da + da * db + db * db))) / 3, False
+            return e_other + float(np.sum(arr.apply_voltage(da, db, h))), True
 
         if not state_dep:
-            e = step(0.0, 1.0, T_)
+            e = step(0.0, 1.0, T_)[0]
         else:
             e = self._substep(T_, step, "read", sp_.disturb_rtol)
         arr.idle(T_)
@@ -389,13 +400,19 @@ class CrossbarLayer(AnalogBlock):
         h = min(T_, hint if hint < math.inf else T_ / 16)  # first call: 16 steps, then adapt
         while t < T_ * (1 - 1e-12):
             h = min(h, T_ - t)
-            r0 = arr.resistance()
-            e += step(t / T_, min(1.0, (t + h) / T_), h)
-            r1 = arr.resistance()
-            fin = np.isfinite(r0) & np.isfinite(r1)
-            change = float(np.max(np.abs(r1[fin] / r0[fin] - 1.0))) if fin.any() else 0.0
+            g0 = self._state()[0].reshape(-1)  # conductances at the step start (also used by step)
+            de, moved = step(t / T_, min(1.0, (t + h) / T_), h)
+            e += de
+            change = 0.0
+            if moved:
+                g1 = arr.conductance()
+                ok = (g0 > 0) & (g1 > 0)
+                change = float(np.max(np.abs(g0[ok] / g1[ok] - 1.0))) if ok.any() else 0.0
             t += h
-            h = h * (4.0 if change == 0.0 else min(4.0, max(0.25, 0.9 * rtol / change)))
+            if change == 0.0:
+                h *= 4.0
+            else:
+                h *= min(4.0, max(0.25, 0.9 * rtol / change))
         self._h_hint[kind] = h
         return e
 
@@ -462,7 +479,7 @@ class CrossbarLayer(AnalogBlock):
                 g = self._conductances()
                 ratio, y_total = self._lines.write_ratio(T.write_conductance(topo.name, g), sel)
                 _, a, b = step(f0, f1, h, ratio.ravel()[flat_sel])
-                return y_total * h * (a * a + a * b + b * b) / 3.0
+                return y_total * h * (a * a + a * b + b * b) / 3.0, True
             e = self._substep(T_, line_step, "write", self.synapse_params.disturb_rtol)
         arr.idle(T_)
         self.energy_write_j += e
