@@ -17,6 +17,15 @@ What the searches showed:
 * Neuron gain 2 suits the logic tasks; with 64 inputs (digits) a gain of 1 and
   a small initial spread (0.1) keep the hidden neurons out of saturation.
 * c between 0.005 and 0.03 made little difference.
+
+Results with these presets (``benchmarks/bench_reference.py``; seed 0 split;
+xor/parity3 have no test split)::
+
+    task     WSP train / test            backprop train / test
+    xor      100 % on 99 of 100 seeds    100 % (10/10 seeds)
+    parity3  100 % on 50 of 50 seeds     100 % (10/10 seeds)
+    iris     97.5 % / 96.3 % (3 seeds)   96.8 % / 96.3 %
+    digits   94.0 % / 92.2 % (1 seed)    99.8 % / 97.4 %
 """
 
 from __future__ import annotations
