@@ -7,10 +7,12 @@ seed.  Nothing here simulates time or circuits; it is arithmetic only.
 * :mod:`.datasets`  -- ``load_task``, ``Task``, ``classify``, ``accuracy``
 * :mod:`.network`   -- the multilayer network (bias = weight on a constant +1 input)
 * :mod:`.reference` -- WSP (Maeda, SPSA, sign), serial WP, RWC, backprop
+* :mod:`.presets`   -- default hyper-parameters per task (``PRESETS``)
 """
 
 from .datasets import TASKS, Task, accuracy, classify, load_task
 from .network import ACTIVATIONS, flatten, forward, init_weights, layer_shapes, n_weights, unflatten
+from .presets import PRESETS, Preset
 from .reference import (
     RULES,
     History,
@@ -29,6 +31,8 @@ __all__ = [
     "RULES",
     "TASKS",
     "History",
+    "PRESETS",
+    "Preset",
     "Task",
     "Trace",
     "accuracy",
