@@ -276,8 +276,10 @@ class NeuronLayer(SinglePoleBlock):
         """
         if g_src is None:
             y_inf = self._target(i_in, self._g.segment[3])[0]
-        else:
-            y_inf = self._target(i_in, np.broadcast_to(np.asarray(g_src, dtype=float), (self.n,)), cache=False)[0]
+        else:  # inlined closed_loop (no tau needed): a handful of vector operations
+            r_f = self.params.r_f
+            ng = r_f * np.asarray(g_src, dtype=float) + 1.0
+            y_inf = (self.offset * ng - r_f * np.asarray(i_in, dtype=float)) / (1.0 + ng / self.params.opamp.a0)
         return self.params.activate(np.clip(y_inf, self._lo, self._hi))
 
     def steady_state(self) -> np.ndarray:

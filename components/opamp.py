@@ -510,7 +510,9 @@ class SinglePoleBlock(AnalogBlock):
         return a
 
     def _knot_seconds(self, d_unclipped, dist, tau) -> float:
-        """Knot spacing: exact ramp through a slew phase, else chord error <= tol."""
+        """Knot spacing so every output's chord error stays <= tol: h = tau*sqrt(8*tol/d)
+        in the exponential phase (|y''| <= d/tau**2); through a slew phase the chord
+        is exact and may run h_exp/sqrt(8) past the slew end."""
         tol = self._tol
         band = _slew_band(tau, self._slew)
         slewing = d_unclipped > band
@@ -518,7 +520,9 @@ class SinglePoleBlock(AnalogBlock):
             curv = np.maximum(np.minimum(d_unclipped, band), 1e-300)
             h_exp = tau * np.sqrt(8.0 * tol / curv)
             t_slew_end = np.where(slewing, (d_unclipped - band) / self._slew, np.inf)
-        h = np.where(slewing, np.maximum(t_slew_end, TICK), h_exp)
+        # a chord that is exact through the slew phase and runs w past its end
+        # errs by at most curvature*w**2 (Green's function bound), so w = h_exp/sqrt(8)
+        h = np.where(slewing, t_slew_end + h_exp / math.sqrt(8.0), h_exp)
         moving = dist > tol
         if np.any(moving):
             return float(np.min(h[moving]))
