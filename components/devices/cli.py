@@ -1,0 +1,168 @@
+"""``mssim device``: characterise one memristor from the command line.
+
+    mssim device MODEL [--preset NAME] [--set PARAM=VALUE ...]
+                 [--initial-resistance OHMS | --initial-state X]
+                 (--pulse AMPLITUDE WIDTH COUNT [--pulse ...] | --sine AMPLITUDE FREQUENCY CYCLES)
+                 [--rise S] [--fall S] [--gap S] [--csv PATH] [--plot PATH]
+
+A pulse train writes one CSV row per pulse (row 0 = initial state) with
+``pulse, t_end_s, state, resistance_ohm`` (state in the model's own units,
+sampled at the end of each pulse's fall edge); a sinusoid writes
+``t_s, v_V, i_A, resistance_ohm`` at 400 points per cycle.  Bad input raises
+``ConfigError`` (the main CLI prints one line and exits 2).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+from dataclasses import fields
+
+import numpy as np
+
+from mssim.errors import ConfigError
+from mssim.units import parse_quantity
+
+from .array import DeviceArray
+from .params import MODELS, PRESETS, preset
+
+POINTS_PER_CYCLE = 400
+_STRING_FIELDS = {"iv", "window", "endurance_stuck"}
+
+
+def register(subparsers) -> None:
+    """Add the ``device`` subcommand to an argparse subparsers object."""
+    p = subparsers.add_parser("device", help="characterise one memristor (pulse train or sinusoid)",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("model", choices=sorted(MODELS), help="device model")
+    p.add_argument("--preset", help="parameter preset (default: the model's standard set)")
+    p.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                   help="override a parameter (repeatable); SI values or unit strings such as 16k, 1us")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--initial-resistance", metavar="OHMS", help="initial resistance")
+    g.add_argument("--initial-state", metavar="X", help="initial state in the model's units")
+    d = p.add_mutually_exclusive_group(required=True)
+    d.add_argument("--pulse", nargs=3, action="append", metavar=("AMPLITUDE", "WIDTH", "COUNT"),
+                   help="COUNT trapezoid pulses of AMPLITUDE volts and flat WIDTH (repeatable)")
+    d.add_argument("--sine", nargs=3, metavar=("AMPLITUDE", "FREQUENCY", "CYCLES"), help="sinusoidal drive")
+    p.add_argument("--rise", default="0", help="pulse rise time (s, default 0)")
+    p.add_argument("--fall", default="0", help="pulse fall time (s, default 0)")
+    p.add_argument("--gap", help="0 V gap after each pulse (s, default = the pulse width)")
+    p.add_argument("--csv", metavar="PATH", help="write results as CSV ('-' for stdout)")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG plot")
+    p.set_defaults(func=run_device)
+
+
+def _params(args):
+    base = preset(args.model, args.preset)
+    known = {f.name: f for f in fields(base)}
+    changes = {}
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set: expected PARAM=VALUE (got {item!r})")
+        name, value = (s.strip() for s in item.split("=", 1))
+        if name not in known:
+            raise ConfigError(f"{type(base).__name__}.{name}: unknown parameter; known: {', '.join(sorted(known))}")
+        if name in _STRING_FIELDS:
+            changes[name] = value
+        else:
+            changes[name] = parse_quantity(value, name=f"{type(base).__name__}.{name}")
+    return base.with_values(**changes) if changes else base
+
+
+def _positive_time(text, name, allow_zero=False):
+    v = parse_quantity(text, "s", name=name)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ConfigError(f"{name}: must be {'non-negative' if allow_zero else 'positive'} (got {text!r})")
+    return v
+
+
+def run_device(args) -> int:
+    """Run the ``device`` subcommand; returns the exit status."""
+    params = _params(args)
+    kw = {}
+    if args.initial_resistance is not None:
+        kw["r0"] = parse_quantity(args.initial_resistance, "ohm", name="--initial-resistance")
+    elif args.initial_state is not None:
+        kw["x0"] = parse_quantity(args.initial_state, name="--initial-state")
+    arr = DeviceArray(params, 1, **kw)
+    rise = _positive_time(args.rise, "--rise", allow_zero=True)
+    fall = _positive_time(args.fall, "--fall", allow_zero=True)
+    if args.pulse:
+        header = ["pulse", "t_end_s", "state", "resistance_ohm"]
+        rows = [[0, 0.0, float(arr.x[0]), float(arr.resistance()[0])]]
+        t = 0.0
+        k = 0
+        for amp_s, width_s, count_s in args.pulse:
+            amp = parse_quantity(amp_s, "V", name="--pulse AMPLITUDE")
+            width = _positive_time(width_s, "--pulse WIDTH")
+            try:
+                count = int(count_s)
+            except ValueError:
+                raise ConfigError(f"--pulse COUNT: must be a positive integer (got {count_s!r})") from None
+            if count < 1:
+                raise ConfigError(f"--pulse COUNT: must be a positive integer (got {count_s!r})")
+            gap = width if args.gap is None else _positive_time(args.gap, "--gap", allow_zero=True)
+            for _ in range(count):
+                arr.apply_voltage(0.0, amp, rise)
+                arr.apply_voltage(amp, amp, width)
+                arr.apply_voltage(amp, 0.0, fall)
+                t += rise + width + fall
+                k += 1
+                rows.append([k, t, float(arr.x[0]), float(arr.resistance()[0])])
+                arr.apply_voltage(0.0, 0.0, gap)
+                t += gap
+    else:
+        amp = parse_quantity(args.sine[0], "V", name="--sine AMPLITUDE")
+        freq = parse_quantity(args.sine[1], "Hz", name="--sine FREQUENCY")
+        cycles = parse_quantity(args.sine[2], name="--sine CYCLES")
+        if not (math.isfinite(freq) and freq > 0):
+            raise ConfigError(f"--sine FREQUENCY: must be positive (got {args.sine[1]!r})")
+        if not (math.isfinite(cycles) and cycles > 0):
+            raise ConfigError(f"--sine CYCLES: must be positive (got {args.sine[2]!r})")
+        n = max(2, int(round(cycles * POINTS_PER_CYCLE)))
+        ts = np.linspace(0.0, cycles / freq, n + 1)
+        vs = amp * np.sin(2 * np.pi * freq * ts)
+        header = ["t_s", "v_V", "i_A", "resistance_ohm"]
+        rows = [[0.0, 0.0, 0.0, float(arr.resistance()[0])]]
+        for j in range(1, n + 1):
+            arr.apply_voltage(vs[j - 1], vs[j], ts[j] - ts[j - 1])
+            rows.append([float(ts[j]), float(vs[j]), float(arr.current(vs[j])[0]), float(arr.resistance()[0])])
+    if args.csv:
+        fh = sys.stdout if args.csv == "-" else open(args.csv, "w", newline="")
+        try:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+        finally:
+            if fh is not sys.stdout:
+                fh.close()
+    if args.plot:
+        _plot(args, header, np.array(rows, float))
+    if not args.csv and not args.plot:
+        last = rows[-1]
+        print(f"{args.model}: final resistance {last[-1]:.6g} ohm after {len(rows) - 1} "
+              f"{'pulses' if args.pulse else 'samples'}")
+    return 0
+
+
+def _plot(args, header, data) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if header[0] == "pulse":
+        ax.plot(data[:, 0], data[:, 3], "o-", ms=3)
+        ax.set_xlabel("pulse")
+        ax.set_ylabel("resistance (ohm)")
+    else:
+        ax.plot(data[:, 1], data[:, 2] * 1e3)
+        ax.set_xlabel("voltage (V)")
+        ax.set_ylabel("current (mA)")
+    ax.set_title(f"mssim device {args.model}")
+    fig.tight_layout()
+    fig.savefig(args.plot, dpi=120)
+    plt.close(fig)
