@@ -351,3 +351,58 @@ def test_layer_validation():
         L.apply_read(V, V, float("inf"))
     with pytest.raises(ConfigError, match=r"device_indices\.slot: must lie in \[0, 2\)"):
         L.device_indices(2)
+
+
+# ------------------------------------------------------------ buffer, read_disturb, electrical perturbation
+def _detached(**kw):
+    from components.devices import preset
+    from components.synapses import CrossbarLayer, SynapseParams
+
+    layer = CrossbarLayer("L", 3, 2, preset("hp", "biolek2009") if kw.pop("hp", False) else preset("team", "hp_tio2"),
+                          SynapseParams(init="random", w_init_scale=0.5, **kw))
+    return layer.build_detached(seed=4)
+
+
+def test_buffered_pair_gain_is_w_over_r_in():
+    layer = _detached(buffer=True)
+    W = layer.weights()
+    np.testing.assert_allclose(layer.effective_gain_matrix(), W / layer.synapse_params.r_in, rtol=1e-13)
+    np.testing.assert_allclose(layer.column_conductance(), 3 / layer.synapse_params.r_in)
+    loaded = _detached(buffer=False)
+    assert not np.allclose(loaded.effective_gain_matrix(), loaded.weights() / loaded.synapse_params.r_in, rtol=1e-3)
+
+
+def test_buffer_validation():
+    from components.synapses import SynapseParams
+
+    with pytest.raises(ConfigError, match="SynapseParams.buffer: only the 'pair' unit"):
+        SynapseParams(unit="differential", buffer=True)
+    with pytest.raises(ConfigError, match="SynapseParams.buffer: a buffered pair with line resistance"):
+        SynapseParams(buffer=True, r_line=1.0)
+    with pytest.raises(ConfigError, match="SynapseParams.read_disturb"):
+        SynapseParams(read_disturb="no")
+
+
+def test_read_disturb_off_freezes_hp_states_but_counts_energy():
+    on = _detached(hp=True, v_read=0.5)
+    off = _detached(hp=True, v_read=0.5, read_disturb=False)
+    v = np.array([0.5, -0.5, 0.5])
+    r_before = off.resistances()[0].copy()
+    e = off.apply_read(v, v, 1e-3)
+    np.testing.assert_array_equal(off.resistances()[0], r_before)
+    assert e > 0
+    on.apply_read(v, v, 1e-3)
+    assert not np.array_equal(on.resistances()[0], r_before)
+
+
+def test_electrical_perturbation_adds_dw_times_unit_conductance():
+    layer = _detached(buffer=True)
+    G0 = layer.effective_gain_matrix()
+    dW = np.full((3, 2), 0.05)
+    dW[1, 0] = -0.05
+    layer.set_perturbation(dW)
+    np.testing.assert_allclose(layer.effective_gain_matrix(), G0 + dW / layer.synapse_params.r_in, rtol=1e-13)
+    layer.set_perturbation(None)
+    np.testing.assert_allclose(layer.effective_gain_matrix(), G0, rtol=1e-15)
+    with pytest.raises(ConfigError, match="set_perturbation.delta_w"):
+        layer.set_perturbation(np.zeros((2, 2)))

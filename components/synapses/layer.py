@@ -113,6 +113,7 @@ class CrossbarLayer(AnalogBlock):
         self._cache_key = None
         self._cache = None
         self._lines = None
+        self._perturbation = None
 
     # ================================================================ build
     def ports(self) -> list[Port]:
@@ -214,8 +215,13 @@ class CrossbarLayer(AnalogBlock):
             self._lines.factor(g)
             G = self._lines.gain()
         else:
-            G = T.gain(sp_.unit, g, sp_.r_in, self.g_ref)
-        gsrc = T.source_conductance(sp_.unit, g, sp_.r_in).sum(axis=0)
+            G = T.gain(sp_.unit, g, sp_.r_in, self.g_ref, sp_.buffer)
+        usrc = T.source_conductance(sp_.unit, g, sp_.r_in, sp_.buffer)
+        gsrc = usrc.sum(axis=0)
+        if self._perturbation is not None:
+            # Electrically injected perturbation: each unit adds dW·(dG/dw); for the pair,
+            # dG/dw is the unit's Norton conductance (1/R_in when buffered).
+            G = G + self._perturbation * usrc
         self._cache = (g, G, gsrc)
         self._cache_key = (arr.u.copy(), arr.flags.copy())
         return self._cache
@@ -242,8 +248,28 @@ class CrossbarLayer(AnalogBlock):
                 net = LineNetwork(sp_.unit, self.n_in, self.n_out, sp_.r_line, sp_.r_in, self.g_ref)
                 net.factor(g)
                 return net.gain().copy()
-            return T.gain(sp_.unit, g, sp_.r_in, self.g_ref)
+            return T.gain(sp_.unit, g, sp_.r_in, self.g_ref, sp_.buffer)
         return self._state()[1].copy()
+
+    def set_perturbation(self, delta_w) -> None:
+        """Inject (or with ``None`` remove) an electrical weight perturbation ``delta_w`` (n_in, n_out).
+
+        Models WSP's electrically injected perturbation: each unit's output current gains
+        ``v_in·delta_w·dG/dw`` without any device being written.  Takes effect at once: the
+        output nets are republished.
+        """
+        self._sync()
+        if delta_w is None:
+            self._perturbation = None
+        else:
+            d = np.asarray(delta_w, dtype=float)
+            if d.shape != (self.n_in, self.n_out) or not np.all(np.isfinite(d)):
+                raise ConfigError(f"CrossbarLayer.set_perturbation.delta_w: must be a finite ({self.n_in}, {self.n_out}) "
+                                  f"array (got shape {d.shape})")
+            self._perturbation = d
+        self._cache_key = None
+        if self._net_out is not None and not self._writing:
+            self._publish()
 
     def column_conductance(self) -> np.ndarray:
         """Σ_i of each unit's Norton conductance into summing node j (S), shape (n_out,).
@@ -319,8 +345,9 @@ class CrossbarLayer(AnalogBlock):
             p_dev = float(np.sum(dv * dv * g))
             p_other = self._lines.driver_power(V, v) - p_dev
         else:
-            dv = T.device_voltages(sp_.unit, g, v, sp_.r_in, G)
-            p_other = T.load_power(sp_.unit, g, v, sp_.r_in, self.g_ref, G)
+            G0 = None if self._perturbation is not None else G  # device voltages follow the devices only
+            dv = T.device_voltages(sp_.unit, g, v, sp_.r_in, G0, sp_.buffer)
+            p_other = T.load_power(sp_.unit, g, v, sp_.r_in, self.g_ref, G0, sp_.buffer)
         return dv.reshape(-1), p_other
 
     def _quiet(self, a, b, g) -> bool:
@@ -378,12 +405,12 @@ class CrossbarLayer(AnalogBlock):
                 pm = self._read_voltages(0.5 * (xa + xb))[1]
             e_other = h * (pa + 4 * pm + pb) / 6  # Simpson: exact for the quadratic power
             g = self._cache[0]
-            if self._quiet(da, db, g):
+            if not sp_.read_disturb or self._quiet(da, db, g):
                 gg = g.reshape(-1)
                 return e_other + h * float(np.sum(gg * (da * da + da * db + db * db))) / 3, False
             return e_other + float(np.sum(arr.apply_voltage(da, db, h))), True
 
-        if not state_dep:
+        if not state_dep or not sp_.read_disturb:
             e = step(0.0, 1.0, T_)[0]
         else:
             e = self._substep(T_, step, "read", sp_.disturb_rtol)

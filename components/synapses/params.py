@@ -62,6 +62,12 @@ class SynapseParams:
     init_spread: float = 0.0
     """Programming inaccuracy at initialisation: relative (log-normal) std of each device's
     resistance around its programmed value (dimensionless), drawn from the build stream."""
+    buffer: bool = False
+    """``pair`` only: buffer each middle node with an ideal unity-gain follower before R_in, so the
+    divider is not loaded (w·V_in reaches R_in exactly).  ``False`` (default) computes the loading."""
+    read_disturb: bool = True
+    """``False`` idealises the read path: reads never move device states (energy is still counted).
+    Only for idealised studies such as the ideal-WSP equivalence check; real devices disturb."""
     disturb_rtol: float = 1e-3
     """Largest relative resistance change per sub-step when integrating a read (or a write through
     resistive lines) whose device voltages depend on the device states (dimensionless)."""
@@ -81,6 +87,16 @@ class SynapseParams:
         if self.r_line > 0 and self.unit == "bridge":
             raise field_error(_O, "r_line", "line resistance is not modelled for unit 'bridge'", self.r_line,
                               "use r_line=0 or unit 'pair', 'differential' or 'reference'")
+        if not isinstance(self.buffer, bool):
+            raise field_error(_O, "buffer", "must be true or false", self.buffer)
+        if self.buffer and self.unit != "pair":
+            raise field_error(_O, "buffer", "only the 'pair' unit has a middle node to buffer", self.buffer,
+                              "use buffer=False or unit='pair'")
+        if self.buffer and self.r_line > 0:
+            raise field_error(_O, "buffer", "a buffered pair with line resistance is not modelled", self.buffer,
+                              "use r_line=0 or buffer=False")
+        if not isinstance(self.read_disturb, bool):
+            raise field_error(_O, "read_disturb", "must be true or false", self.read_disturb)
         if self.g_ref is not None:
             _number("g_ref", self.g_ref)
             if self.g_ref <= 0:

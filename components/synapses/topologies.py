@@ -45,8 +45,13 @@ TOPOLOGIES = {t.name: t for t in (PAIR, DIFFERENTIAL, BRIDGE, REFERENCE)}
 
 
 # ----------------------------------------------------------------------------- read
-def gain(name: str, g: np.ndarray, r_in: float, g_ref: float) -> np.ndarray:
-    """Short-circuit transfer conductance (S): out_j = Σ_i v_i·G_ij into a 0 V summing node."""
+def gain(name: str, g: np.ndarray, r_in: float, g_ref: float, buffered: bool = False) -> np.ndarray:
+    """Short-circuit transfer conductance (S): out_j = Σ_i v_i·G_ij into a 0 V summing node.
+
+    ``buffered`` (pair only): the middle node drives R_in through an ideal follower, G = w/R_in.
+    """
+    if name == "pair" and buffered:
+        return _safe_div(g[0] - g[1], g[0] + g[1]) / r_in
     if name == "pair":
         g1, g2 = g[0], g[1]
         # w/(R_th + R_in) with w = (g1-g2)/(g1+g2), R_th = 1/(g1+g2)
@@ -60,8 +65,10 @@ def gain(name: str, g: np.ndarray, r_in: float, g_ref: float) -> np.ndarray:
     raise KeyError(name)
 
 
-def source_conductance(name: str, g: np.ndarray, r_in: float) -> np.ndarray:
+def source_conductance(name: str, g: np.ndarray, r_in: float, buffered: bool = False) -> np.ndarray:
     """Norton conductance each unit presents to the summing node (S)."""
+    if name == "pair" and buffered:
+        return np.full(g.shape[1:], 1.0 / r_in)
     if name == "pair":
         s = g[0] + g[1]
         return s / (1.0 + r_in * s)
@@ -74,9 +81,13 @@ def source_conductance(name: str, g: np.ndarray, r_in: float) -> np.ndarray:
     raise KeyError(name)
 
 
-def device_voltages(name: str, g: np.ndarray, v: np.ndarray, r_in: float, G: np.ndarray | None = None) -> np.ndarray:
+def device_voltages(name: str, g: np.ndarray, v: np.ndarray, r_in: float, G: np.ndarray | None = None,
+                    buffered: bool = False) -> np.ndarray:
     """Voltage across every device, shape ``(k, n_in, n_out)``, for row inputs ``v`` (loaded nodes)."""
     vc = v[:, None]
+    if name == "pair" and buffered:
+        vmid = vc * _safe_div(g[0] - g[1], g[0] + g[1])  # unloaded divider
+        return np.stack((vc - vmid, -vc - vmid))
     if name == "pair":
         G = gain(name, g, r_in, 0.0) if G is None else G
         vmid = vc * G * r_in  # current into the summing node times R_in
@@ -93,8 +104,13 @@ def device_voltages(name: str, g: np.ndarray, v: np.ndarray, r_in: float, G: np.
     raise KeyError(name)
 
 
-def load_power(name: str, g: np.ndarray, v: np.ndarray, r_in: float, g_ref: float, G: np.ndarray | None = None) -> float:
+def load_power(name: str, g: np.ndarray, v: np.ndarray, r_in: float, g_ref: float, G: np.ndarray | None = None,
+               buffered: bool = False) -> float:
     """Power (W) dissipated outside the devices at input ``v``: R_in, the reference column."""
+    if name == "pair" and buffered:  # the follower drives R_in; its supply is not counted here
+        G = gain(name, g, r_in, 0.0, True) if G is None else G
+        i = v[:, None] * G
+        return float(np.sum(i * i) * r_in)
     if name == "pair":
         G = gain(name, g, r_in, 0.0) if G is None else G
         i = v[:, None] * G
