@@ -252,6 +252,8 @@ class Simulation:
         self.env = simpy.Environment(initial_time=0)
         self.seeds = seeds
         self.events: list[dict[str, Any]] = []
+        #: Event kinds not written to the log (e.g. {"pulse"} for long training runs).
+        self.muted_kinds: set[str] = set()
         self.nets: dict[str, Net] = {}
         self.components: dict[str, Component] = {c.name: c for c in circuit.components}
         self.probes: list = []
@@ -287,10 +289,12 @@ class Simulation:
             ctx = BuildContext(self, comp, local)
             self.contexts[comp.name] = ctx
             comp.build(ctx)
+        #: The SimPy process of each component that has one (``name -> Process``).
+        self.processes: dict[str, simpy.Process] = {}
         for comp in circuit.components:
             gen = comp.run(self.contexts[comp.name])
             if gen is not None:
-                self.env.process(gen)
+                self.processes[comp.name] = self.env.process(gen)
 
     def _delay_line(self, src: Net, dst: Net, delay: int):
         env = self.env
@@ -339,6 +343,8 @@ class Simulation:
 
     def log(self, kind: str, **fields: Any) -> None:
         """Append an event-log entry stamped with the current tick and seconds."""
+        if kind in self.muted_kinds:
+            return
         entry = {"t": self.env.now, "t_s": to_seconds(self.env.now), "kind": kind}
         entry.update(fields)
         self.events.append(entry)

@@ -168,6 +168,21 @@ class Net:
         else:
             self._change(now, start, now + int(duration), v)
 
+    def drive(self, start: float | np.ndarray, target: float | np.ndarray, duration: int) -> None:
+        """Jump to ``start`` now, then ramp to ``target`` over ``duration`` ticks.
+
+        Lets a block that follows another net copy its segment exactly (same start,
+        end and timing) in one change.
+        """
+        if duration < 0:
+            raise ConfigError(f"Net {self.name!r}.drive: duration must not be negative (got {duration})")
+        now = self._now()
+        v1 = self._coerce(target, "target")
+        if duration == 0:
+            self._change(now, v1, now, v1)
+        else:
+            self._change(now, self._coerce(start, "start"), now + int(duration), v1)
+
     def _change(self, t0: int, v0: np.ndarray, t1: int, v1: np.ndarray) -> None:
         for cb in self._before:
             cb(self)

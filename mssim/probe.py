@@ -48,6 +48,12 @@ class Probe:
         self.times: list[int] = []
         self.values: list[np.ndarray] = []
         self._pending: tuple[int, np.ndarray] | None = None
+        #: Set to False to stop recording (callbacks stay registered but return at once).
+        self.active = True
+
+    def stop(self) -> None:
+        """Stop recording; samples taken so far are kept."""
+        self.active = False
 
     def record(self, t: int, value: np.ndarray) -> None:
         """Append a sample (ticks, vector); samples must come in time order."""
@@ -81,6 +87,8 @@ class Probe:
                 pr._pending = (t1, v1)
 
             def before(n: "Net") -> None:
+                if not pr.active:
+                    return
                 # Close the old segment: its end point if a ramp finished, then
                 # its value now, so the record is exact piecewise-linear.
                 now = sim.env.now
@@ -90,6 +98,8 @@ class Probe:
                 pr.record(now, n.value(now))
 
             def on_change(n: "Net") -> None:
+                if not pr.active:
+                    return
                 a, va, b, vb = n.segment
                 pr.record(a, va)
                 if b > a:
@@ -120,7 +130,7 @@ def _period(every) -> int:
 
 def _sampler(sim: "Simulation", pr: Probe, getter, period: int):
     env = sim.env
-    while True:
+    while pr.active:
         pr.record(env.now, np.atleast_1d(getter()))
         yield env.timeout(period)
 

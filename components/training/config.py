@@ -100,7 +100,7 @@ class TimingConfig(_Section):
     """Durations of one training step (all whole picoseconds)."""
 
     t_settle: PosSeconds = 2e-6
-    t_pert: PosSeconds = 50e-9
+    t_pert: PosSeconds | None = None
     rise: Seconds = 5e-9
     fall: Seconds = 5e-9
     gap: Seconds = 100e-9
@@ -117,10 +117,20 @@ class TimingConfig(_Section):
         return self
 
 
+class CircuitConfig(_Section):
+    """Overrides for the error circuit, sample-and-hold, comparator and write-pulse generator
+    (fields of ``ErrorCircuitParams``, ``SampleHoldParams``, ``ComparatorParams``, ``PulseParams``)."""
+
+    error: dict[str, Any] = Field(default_factory=dict)
+    sample_hold: dict[str, Any] = Field(default_factory=dict)
+    comparator: dict[str, Any] = Field(default_factory=dict)
+    pulse: dict[str, Any] = Field(default_factory=dict)
+
+
 class TrainingConfig(_Section):
     """The learning rule and its hyper-parameters."""
 
-    algorithm: Literal["wsp", "serial_wp", "rwc", "backprop"] = "wsp"
+    algorithm: Literal["wsp", "serial_wp", "rwc"] = "wsp"
     rule: Literal["maeda", "spsa", "sign"] = "maeda"
     perturbation: Literal["electrical", "written"] = "electrical"
     signs: Literal["stream", "lfsr"] = "stream"
@@ -130,6 +140,8 @@ class TrainingConfig(_Section):
     lr_decay: float = Field(default=1.0, gt=0, le=1)
     c_decay: float = Field(default=1.0, gt=0, le=1)
     eval_every: int = Field(default=1, ge=1)
+    stop_at_accuracy: float | None = Field(default=None, gt=0, le=1)
+    baselines: list[Literal["ideal_wsp", "backprop"]] = Field(default_factory=list)
 
 
 class FaultConfig(_Section):
@@ -181,6 +193,7 @@ class Scenario(_Section):
     synapse: SynapseConfig = Field(default_factory=SynapseConfig)
     neuron: NeuronConfig = Field(default_factory=NeuronConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
+    circuit: CircuitConfig = Field(default_factory=CircuitConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     faults: FaultsConfig = Field(default_factory=FaultsConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)

@@ -1,0 +1,305 @@
+"""From a scenario to a trained chip: build, calibrate, run the controller, evaluate, report.
+
+:func:`build_run` turns a validated :class:`~components.training.config.Scenario`
+into a :class:`TrainingRun` (chip + controller + calibration); :meth:`TrainingRun.run`
+simulates the training and returns a :class:`TrainResult`.
+
+Calibration is what a chip designer does once per design: measure how fast a
+weight moves under an update pulse (``kappa``, 1/s, at the mid weight, from two
+pulse widths so rise and fall cancel) and set the PWM gain so that a width of
+``alpha·|ΔJ|/(c·kappa)`` results.  Perturbation pulses get ``t_pert = c/kappa_pert``
+unless the scenario fixes ``timing.t_pert``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from mssim.errors import ConfigError, SimulationError
+from mssim.units import TICK, parse_quantity, to_seconds, to_ticks
+
+from ..devices import preset
+from ..errorcircuits import ComparatorParams, ErrorCircuitParams, PWMParams, SampleHoldParams
+from ..learning import init_weights, load_task
+from ..learning.network import layer_shapes
+from ..neurons import NeuronParams
+from ..opamp import OpAmpParams
+from ..pulses import PulseParams
+from ..synapses import WEIGHT_INCREASING_POLARITY, CrossbarLayer, SynapseParams
+from .chip import Chip, ChipSpec
+from .config import Scenario
+from .controller import Controller, ControllerConfig
+
+OPAMPS = ("ideal", "typical", "tl07x", "opa27")
+
+
+def _num(v: Any) -> Any:
+    """Parse unit strings ('16k', '8.9uA') to floats; keep other strings (names like 'linear')."""
+    if isinstance(v, str):
+        try:
+            return parse_quantity(v)
+        except ConfigError:
+            return v
+    return v
+
+
+def _params(section: str, factory: Callable, overrides: dict[str, Any], **base: Any):
+    kw = dict(base)
+    kw.update({k: _num(v) for k, v in overrides.items()})
+    try:
+        return factory(**kw)
+    except TypeError as exc:  # unknown keyword
+        raise ConfigError(f"{section}: {exc}".replace("__init__() ", "")) from None
+    except ConfigError as exc:
+        raise ConfigError(f"{section}: {exc}") from None
+
+
+def opamp_params(name: str, overrides: dict[str, Any]) -> OpAmpParams:
+    """The op-amp named in a scenario (``ideal``, ``typical``, ``tl07x``, ``opa27``) with overrides."""
+    ov = {k: _num(v) for k, v in overrides.items()}
+    try:
+        if name == "ideal":
+            return OpAmpParams.ideal(**ov)
+        if name == "typical":
+            return OpAmpParams(**ov)
+        if name == "tl07x":
+            return OpAmpParams.tl07x(**ov)
+        if name == "opa27":
+            return OpAmpParams.opa27(**ov)
+    except TypeError as exc:
+        raise ConfigError(f"neuron.opamp_params: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"neuron.opamp_params: {exc}") from None
+    raise ConfigError(f"neuron.opamp: unknown op-amp {name!r}; choose one of {', '.join(OPAMPS)}")
+
+
+def device_params(scn: Scenario):
+    """The scenario's device parameters (preset plus overrides by the papers' names)."""
+    d = scn.device
+    try:
+        return preset(d.model, d.preset, **{k: _num(v) for k, v in d.params.items()})
+    except TypeError as exc:
+        raise ConfigError(f"device.params: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"device: {exc}") from None
+
+
+def calibrate_kappa(dev, syn: SynapseParams, v: float, rise: float, fall: float, *, target_dw: float = 0.01) -> float:
+    """|dw/dt| (1/s) of one synapse at the mid weight under a write pulse of amplitude ``v``.
+
+    Two flat-top widths ``T`` and ``2T`` (each with the same edges) are applied to
+    fresh copies; the slope ``(w(2T) − w(T))/T`` excludes the edges' share.  ``T``
+    is grown from 1 ns until the change reaches ``target_dw``/2.
+    """
+    def dw(T: float) -> float:
+        xb = CrossbarLayer("cal", 1, 1, dev, syn.with_values(init="mid", init_spread=0.0)).build_detached(seed=0)
+        pol = np.array([WEIGHT_INCREASING_POLARITY])
+        w0 = float(xb.weights()[0, 0])
+        if rise > 0:
+            xb.write(0.0, v, rise, pol)
+        xb.write(v, v, T, pol)
+        if fall > 0:
+            xb.write(v, 0.0, fall, pol)
+        return float(xb.weights()[0, 0]) - w0
+
+    T = 1e-9
+    for _ in range(60):
+        a = dw(T)
+        if abs(a) >= target_dw / 2 or T > 1.0:
+            break
+        T *= 2.0
+    b = dw(2 * T)
+    kappa = (b - a) / T
+    if not (kappa > 0 and math.isfinite(kappa)):
+        raise ConfigError(f"timing.v_write: a {v:g} V pulse does not move the weight up (dw/dt = {kappa:g} /s); "
+                          "raise the write voltage above the device's switching threshold")
+    return kappa
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    events: list[dict[str, Any]]
+    weights: list[np.ndarray]
+    conductances: list[tuple[np.ndarray, ...]]
+    waveforms: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    probes: list = field(default_factory=list)
+    calibration: dict[str, float] = field(default_factory=dict)
+
+
+class TrainingRun:
+    """A chip built from a scenario, ready to train.
+
+    Attributes
+    ----------
+    task, chip, controller, cfg : the pieces, for inspection and scripting.
+    """
+
+    def __init__(self, scn: Scenario, *, record_pattern: int | None = None, progress: bool = False) -> None:
+        self.scn = scn
+        t = scn.timing
+        d = scn.data
+        self.task = load_task(d.task, seed=scn.seed, test_fraction=d.test_fraction, target=d.target)
+        sizes = (self.task.n_inputs, *scn.network.hidden, self.task.n_outputs)
+        self.sizes = sizes
+        dev = device_params(scn)
+        syn = _params("synapse.params", SynapseParams, scn.synapse.params, unit=scn.synapse.unit)
+        op = opamp_params(scn.neuron.opamp, scn.neuron.opamp_params)
+        ng = scn.neuron
+        # Neuron gain: R_f = gain·R_in·v_sat/v_read makes v_sat·act(gain·Σ w x) (exact when buffered).
+        r_f = ng.gain * syn.r_in * ng.v_sat / syn.v_read
+        neu = _params("neuron", NeuronParams, {}, r_f=r_f, activation=ng.activation, v_sat=ng.v_sat, invert=False, opamp=op)
+        ideal = op.instant
+        cc = scn.circuit
+        err = _params("circuit.error", ErrorCircuitParams, cc.error, opamp=op)
+        sh = _params("circuit.sample_hold", SampleHoldParams, cc.sample_hold, **({"t_acq": 0.0, "opamp": op} if ideal else {}))
+        cmp_ = _params("circuit.comparator", ComparatorParams, cc.comparator)
+        pulse = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=t.v_write, rise=t.rise, fall=t.fall, clock=None)
+        self.calibration = {
+            "kappa_per_s": calibrate_kappa(dev, syn, t.v_write, pulse.rise, pulse.fall),
+        }
+        v_pert = t.v_pert if t.v_pert is not None else t.v_write
+        self.calibration["kappa_pert_per_s"] = (self.calibration["kappa_per_s"] if v_pert == t.v_write
+                                                else calibrate_kappa(dev, syn, v_pert, pulse.rise, pulse.fall))
+        j_scale = err.sum_gain * err.k_sq * err.sub_gain ** 2 * ng.v_sat ** 2
+        tr = scn.training
+        clock = t.clock if t.clock > 0 else TICK
+        gain = tr.alpha / (tr.c * self.calibration["kappa_per_s"] * j_scale)
+        if tr.rule == "spsa":
+            gain = gain  # halved per step by the controller
+        pwm = _params("timing", PWMParams, {}, gain=gain, clock=clock, t_min=t.t_min, t_max=t.t_max)
+        kp = self.calibration["kappa_pert_per_s"]
+        if t.t_pert is not None:
+            kp = tr.c / t.t_pert  # a fixed perturbation width: the controller asks for c at this rate
+        self.cfg = ControllerConfig(
+            sizes=sizes, algorithm=tr.algorithm, rule=tr.rule, perturbation=tr.perturbation, signs=tr.signs,
+            epochs=tr.epochs, alpha=tr.alpha, c=tr.c, lr_decay=tr.lr_decay, c_decay=tr.c_decay,
+            t_settle=to_ticks(t.t_settle, name="timing.t_settle"), t_pert=to_ticks(t.t_pert or 0.0),
+            gap=to_ticks(t.gap, name="timing.gap"), v_write=t.v_write, v_pert=v_pert,
+            kappa=self.calibration["kappa_per_s"], kappa_pert=kp, j_scale=j_scale,
+            v_read=syn.v_read, v_sat=ng.v_sat, pwm=pwm, eval_every=tr.eval_every)
+        shapes = layer_shapes(sizes)
+        w0 = np.concatenate([w.ravel() for w in init_weights(sizes, seed=scn.seed, scale=scn.synapse.w_init)])
+        spec = ChipSpec(sizes=sizes, device_params=dev, synapse_params=syn.with_values(init="mid"), neuron_params=neu,
+                        error_params=err, sh_params=sh, comparator_params=cmp_, pulse_params=pulse, w_init=w0)
+        self.history: list[dict[str, Any]] = []
+        self._t_wall = time.perf_counter()
+        self._progress = None
+        if progress:
+            from tqdm import tqdm
+
+            self._progress = tqdm(total=tr.epochs, desc=scn.name, unit="epoch", leave=False)
+        self.record_pattern = record_pattern
+        self.probes: list = []
+        self.controller = Controller(self.cfg, self.task, on_epoch=self._on_epoch, on_pattern=self._on_pattern)
+        self.chip = Chip(spec, self.controller, seed=scn.seed, run_seed=scn.run_seed)
+        self.controller.chip = self.chip
+        self.sim = self.chip.sim
+        self.sim.muted_kinds |= {"pulse", "sample_hold"}
+        self.initial_weights = self.chip.weights_flat()
+        self.sim.log("calibration", **self.calibration, t_pert_s=to_seconds(self.controller.width_for(tr.c, kp)),
+                     pwm_gain_s_per_v=gain)
+
+    # -- callbacks -----------------------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        """Settled-chip losses and accuracies on the train and test sets (normalised J)."""
+        from ..learning import accuracy
+
+        task = self.task
+        out = {}
+        for split, X, Y, lab in (("train", task.x_train, task.y_train, task.labels_train),
+                                 ("test", task.x_test, task.y_test, task.labels_test)):
+            o = self.chip.infer(X)
+            if not np.all(np.isfinite(o)):
+                raise SimulationError(f"chip outputs became non-finite at epoch {self.controller.epoch}")
+            out[f"{split}_loss"] = float(np.mean(0.5 * np.sum((Y - o) ** 2, axis=1)))
+            out[f"{split}_accuracy"] = float(accuracy(o, lab, task))
+        return out
+
+    def _on_epoch(self, epoch: int) -> bool:
+        tr = self.scn.training
+        last = epoch == tr.epochs - 1
+        if (epoch + 1) % tr.eval_every and not last:
+            return False
+        row = {"epoch": epoch + 1, **self.evaluate(), "sim_time_s": self.sim.now_s, "energy_j": self.chip.energy_j(),
+               "write_pulses": self.controller.update_pulses + self.controller.pert_pulses}
+        self.history.append(row)
+        if self._progress is not None:
+            self._progress.update(epoch + 1 - self._progress.n)
+            self._progress.set_postfix(train=f"{100 * row['train_accuracy']:.1f}%", loss=f"{row['train_loss']:.4f}")
+        stop = tr.stop_at_accuracy is not None and row["train_accuracy"] >= tr.stop_at_accuracy
+        return bool(stop)
+
+    def _on_pattern(self, k: int) -> None:
+        if self.record_pattern is None:
+            return
+        if k == self.record_pattern:
+            names = ["controller.x", "controller.target", "controller.phase", "controller.hold", "writer.out"]
+            names += [f"neuron{l}.out" for l in range(len(self.chip.neurons))]
+            names += ["error.j", "sh.out"]
+            self.probes = [self.sim.probe(n) for n in names]
+            self.sim.log("recording_start", pattern=k)
+        elif k == self.record_pattern + 1:
+            for p in self.probes:
+                p.stop()
+            self.sim.log("recording_stop", pattern=k)
+
+    # -- run --------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        """Simulate the whole training; returns the result."""
+        self.sim.log("run_start", seed=self.scn.seed, sizes=list(self.sizes))
+        proc = self.sim.processes["controller"]
+        try:
+            self.sim.env.run(until=proc)
+        finally:
+            if self._progress is not None:
+                self._progress.close()
+        for p in self.probes:
+            p.stop()
+        self.sim.log("run_end", patterns=self.controller.patterns_done)
+        wall = time.perf_counter() - self._t_wall
+        last = self.history[-1] if self.history else {"epoch": 0, **self.evaluate()}
+        ctl = self.controller
+        metrics = {
+            "name": self.scn.name,
+            "seed": self.scn.seed,
+            "run_seed": self.scn.run_seed if self.scn.run_seed is not None else self.scn.seed,
+            "task": self.scn.data.task,
+            "sizes": list(self.sizes),
+            "epochs": int(last["epoch"]),
+            "train_accuracy": last["train_accuracy"],
+            "test_accuracy": last["test_accuracy"],
+            "train_loss": last["train_loss"],
+            "test_loss": last["test_loss"],
+            "sim_time_s": self.sim.now_s,
+            "wall_time_s": wall,
+            "energy_j": self.chip.energy_j(),
+            "write_pulses": ctl.update_pulses + ctl.pert_pulses,
+            "update_pulses": ctl.update_pulses,
+            "perturbation_pulses": ctl.pert_pulses,
+            "device_pulses": ctl.device_pulses,
+            "patterns": ctl.patterns_done,
+            "calibration": self.calibration,
+        }
+        waveforms = {}
+        end = self.sim.now
+        for p in self.probes:
+            t, v = p.arrays(until=end)
+            waveforms[p.name] = (t * TICK, v)
+        return TrainResult(
+            history=self.history, metrics=metrics, events=self.sim.events, weights=self.chip.weights(),
+            conductances=[tuple(1.0 / r for r in xb.resistances()) for xb in self.chip.crossbars],
+            waveforms=waveforms, probes=self.probes, calibration=self.calibration)
+
+
+def train(scn: Scenario, *, record_pattern: int | None = None, progress: bool = False) -> TrainResult:
+    """Build the chip a scenario describes and train it.  See :class:`TrainingRun`."""
+    return TrainingRun(scn, record_pattern=record_pattern, progress=progress).run()
