@@ -297,6 +297,24 @@ class TEAMParams(DeviceParams):
         this range.  Select ``window="kvatinsky"`` to use them anyway."""
         return cls(**kw)
 
+    @classmethod
+    def symmetric(cls, **kw) -> "TEAMParams":
+        """A TEAM-class device with *balanced* SET/RESET kinetics, for on-chip training studies.
+
+        Not fitted to a measured device (an assumption, labelled as such): the HP
+        resistances 100 Ω / 16 kΩ and x in [0, 3 nm] of :meth:`hp_tio2`, with equal
+        thresholds |i_on| = i_off = 20 µA, equal rates |k_on| = k_off = 3 µm/s and
+        equal exponents alpha = 3, linear I-V, no window.  With both devices of the
+        paper's pair moving at the same rate in opposite directions, their sum stays
+        constant and a write pulse changes the weight symmetrically; compare with
+        :meth:`hp_tio2`, whose 13:1 threshold asymmetry (8.9 µA vs 115 µA) lets only
+        the ON-going device of a pair move, so every write drifts both devices ON.
+        Reads at 20 mV into a 16 kΩ pair (2.5 µA) stay far below both thresholds.
+        """
+        base = dict(i_on=-20 * uA, i_off=20 * uA, k_on=-3e-6, k_off=3e-6, alpha_on=3.0, alpha_off=3.0)
+        base.update(kw)
+        return cls(**base)
+
     def row(self, v: dict, n: int = 1) -> np.ndarray:
         on, off = self._th
         r = np.zeros((NPARAM, n))
@@ -455,7 +473,7 @@ MODELS: dict[str, type[DeviceParams]] = {
 
 PRESETS: dict[str, dict[str, str]] = {
     "hp": {"biolek2009": "biolek2009"},
-    "team": {"hp_tio2": "hp_tio2"},
+    "team": {"hp_tio2": "hp_tio2", "symmetric": "symmetric"},
     "vteam": {"kvatinsky2015": "kvatinsky2015"},
     "yakopcic": {"oblea2010": "oblea2010"},
 }
