@@ -175,6 +175,8 @@ class NeuronLayer(SinglePoleBlock):
         self._g = ctx.net("g")
         self._out = ctx.net("out")
         self.offset = (ctx.build_rng("offset").normal(0.0, op.offset_d2d, n) if op.offset_d2d > 0 else np.zeros(n))
+        #: Fault hook: op-amp output stuck at this voltage (NaN = healthy), applied before the activation.
+        self.stuck_y = np.full(n, np.nan)
         self._noise_rng = ctx.run_rng("noise")
         self._lo, self._hi = float(op.v_rail_neg), float(op.v_rail_pos)
         self._slew = float(op.slew_rate)
@@ -280,7 +282,11 @@ class NeuronLayer(SinglePoleBlock):
             r_f = self.params.r_f
             ng = r_f * np.asarray(g_src, dtype=float) + 1.0
             y_inf = (self.offset * ng - r_f * np.asarray(i_in, dtype=float)) / (1.0 + ng / self.params.opamp.a0)
-        return self.params.activate(np.clip(y_inf, self._lo, self._hi))
+        y = np.clip(y_inf, self._lo, self._hi)
+        stuck = self.stuck_y
+        if not np.isnan(stuck).all():
+            y = np.where(np.isnan(stuck), y, stuck)
+        return self.params.activate(y)
 
     def steady_state(self) -> np.ndarray:
         """Closed-form settled activated outputs for the present inputs (the

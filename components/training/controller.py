@@ -111,6 +111,12 @@ class Controller(Component):
         self.epoch = 0
         self.finished = False
         self.stop_requested = False
+        #: Called with the epoch number at the start of every epoch (fault injection, schedules).
+        self.epoch_start_hooks: list[Callable[[int], Any]] = []
+        #: Called before every write pulse as ``f(kind, width_ticks, amplitude)``; return None to
+        #: drop the pulse, or ``(width_ticks, amplitude)`` to change it (pulse faults).
+        self.pulse_filters: list[Callable[[str, int, float], tuple[int, float] | None]] = []
+        self.dropped_pulses = 0
 
     def ports(self) -> list[Port]:
         n0, nL = self.cfg.sizes[0], self.cfg.sizes[-1]
@@ -167,6 +173,15 @@ class Controller(Component):
         """Fire one global write pulse and wait until it (and its fall) is over."""
         if width_ticks <= 0:
             return
+        for f in self.pulse_filters:
+            r = f(kind, int(width_ticks), float(amplitude))
+            if r is None:
+                self.dropped_pulses += 1
+                self.ctx.log("pulse_dropped", pulse_kind=kind, width_ticks=int(width_ticks))
+                return
+            width_ticks, amplitude = r
+            if width_ticks <= 0:
+                return
         info = yield self.chip.writer.fire(width_ticks=int(width_ticks), amplitude=amplitude)
         if kind == "update":
             self.update_pulses += 1
@@ -208,6 +223,8 @@ class Controller(Component):
             alpha = cfg.alpha * cfg.lr_decay ** epoch
             c = cfg.c * cfg.c_decay ** epoch
             ctx.log("epoch_start", epoch=epoch, alpha=alpha, c=c)
+            for hook in self.epoch_start_hooks:
+                hook(epoch)
             order = self.order_rng.permutation(n_train)
             for p in order:
                 if self.on_pattern is not None:

@@ -205,6 +205,11 @@ class TrainingRun:
         self.sim = self.chip.sim
         self.sim.muted_kinds |= {"pulse", "sample_hold"}
         self.initial_weights = self.chip.weights_flat()
+        self.faults = None
+        if scn.faults.events:
+            from ..faults import FaultInjector
+
+            self.faults = FaultInjector(self, scn.faults.events)
         self.sim.log("calibration", **self.calibration, t_pert_s=to_seconds(self.controller.width_for(tr.c, kp)),
                      pwm_gain_s_per_v=gain)
 
