@@ -346,6 +346,8 @@ class SampleHold(SinglePoleBlock):
         return super()._evolve(y, t_a, t_b, account)
 
     def _emit(self) -> None:
+        if self.lazy:
+            return
         if not self.holding:
             return super()._emit()
         now = self.ctx.env.now

@@ -392,6 +392,11 @@ class SinglePoleBlock(AnalogBlock):
     block posts the final value and goes quiet until an input changes.
     """
 
+    #: When True the block neither integrates nor posts events: an external integrator
+    #: (``components.training.forward.ForwardChain``) owns its state; only quiescent
+    #: supply energy is still accounted.
+    lazy = False
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.energy_q_j = 0.0
@@ -441,6 +446,9 @@ class SinglePoleBlock(AnalogBlock):
         return y
 
     def advance(self, t_from: int, t_to: int) -> None:
+        if self.lazy:
+            self.energy_q_j += self.power_q_w * (t_to - t_from) * TICK
+            return
         self._y = self._evolve(self._y, t_from, t_to, account=True)
         self.energy_q_j += self.power_q_w * (t_to - t_from) * TICK
 
@@ -458,6 +466,8 @@ class SinglePoleBlock(AnalogBlock):
 
     def _emit(self) -> None:
         """Post the next PWL segment of the output and schedule the next knot."""
+        if self.lazy:
+            return
         env = self.ctx.env
         now = env.now
         self.advance_to(now)

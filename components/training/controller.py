@@ -101,6 +101,7 @@ class Controller(Component):
         self.on_epoch = on_epoch
         self.on_pattern = on_pattern
         self.chip = None  # set by the trainer after the chip is built
+        self.fwd = None  # the ForwardChain (lazy analog evaluation), set by the trainer
         self.shapes = [(cfg.sizes[l] + 1, cfg.sizes[l + 1]) for l in range(len(cfg.sizes) - 1)]
         self.n_weights = sum(a * b for a, b in self.shapes)
         self.pwm = PWM(cfg.pwm)
@@ -190,16 +191,30 @@ class Controller(Component):
         self.device_pulses += int(sum(np.count_nonzero(net.value()) for net in self._pol))
         return info
 
+    def _lazy(self) -> bool:
+        return self.fwd is not None and self.fwd.lazy
+
     def hold_j0(self) -> float:
         """Switch the sample-and-hold to hold; returns the held J (V)."""
+        if self._lazy():
+            v = self.fwd.hold()
+            self.fwd.publish()
+            self._hold.set(1.0)
+            return v
         self._hold.set(1.0)
         return self.chip.sh.sample()
 
     def release(self) -> None:
+        if self._lazy():
+            self.fwd.release()
         self._hold.set(0.0)
 
     def read_j(self) -> float:
         """The live J (V) from the error circuit now."""
+        if self._lazy():
+            v = self.fwd.read_j()
+            self.fwd.publish()
+            return v
         return self.chip.error.read()
 
     def width_for(self, dw: float, kappa: float) -> int:

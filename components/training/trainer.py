@@ -143,7 +143,8 @@ class TrainingRun:
     task, chip, controller, cfg : the pieces, for inspection and scripting.
     """
 
-    def __init__(self, scn: Scenario, *, record_pattern: int | None = None, progress: bool = False) -> None:
+    def __init__(self, scn: Scenario, *, record_pattern: int | None = None, progress: bool = False,
+                 lazy: bool = True) -> None:
         self.scn = scn
         t = scn.timing
         d = scn.data
@@ -203,6 +204,12 @@ class TrainingRun:
         self.chip = Chip(spec, self.controller, seed=scn.seed, run_seed=scn.run_seed)
         self.controller.chip = self.chip
         self.sim = self.chip.sim
+        from .forward import ForwardChain
+
+        self.fwd = ForwardChain(self.chip)
+        self.controller.fwd = self.fwd
+        self._lazy_default = lazy
+        self.fwd.set_lazy(lazy and record_pattern != 0)
         self.sim.muted_kinds |= {"pulse", "sample_hold"}
         self.initial_weights = self.chip.weights_flat()
         self.faults = None
@@ -247,6 +254,7 @@ class TrainingRun:
         if self.record_pattern is None:
             return
         if k == self.record_pattern:
+            self.fwd.set_lazy(False)
             names = ["controller.x", "controller.target", "controller.phase", "controller.hold", "writer.out"]
             names += [f"neuron{l}.out" for l in range(len(self.chip.neurons))]
             names += ["error.j", "sh.out"]
@@ -255,6 +263,7 @@ class TrainingRun:
         elif k == self.record_pattern + 1:
             for p in self.probes:
                 p.stop()
+            self.fwd.set_lazy(self._lazy_default)
             self.sim.log("recording_stop", pattern=k)
 
     # -- run --------------------------------------------------------------------------
@@ -305,6 +314,6 @@ class TrainingRun:
             waveforms=waveforms, probes=self.probes, calibration=self.calibration)
 
 
-def train(scn: Scenario, *, record_pattern: int | None = None, progress: bool = False) -> TrainResult:
+def train(scn: Scenario, *, record_pattern: int | None = None, progress: bool = False, lazy: bool = True) -> TrainResult:
     """Build the chip a scenario describes and train it.  See :class:`TrainingRun`."""
-    return TrainingRun(scn, record_pattern=record_pattern, progress=progress).run()
+    return TrainingRun(scn, record_pattern=record_pattern, progress=progress, lazy=lazy).run()
