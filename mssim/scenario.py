@@ -109,14 +109,35 @@ def apply_overrides(cfg: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
     out = copy.deepcopy(cfg)
     for text in overrides:
         parts, value = parse_override(text)
-        node = out
-        for p in parts[:-1]:
-            nxt = node.setdefault(p, {})
-            if not isinstance(nxt, dict):
-                raise ScenarioError(f"--set {text!r}: {'.'.join(parts[:parts.index(p) + 1])} is a value, not a section")
-            node = nxt
-        node[parts[-1]] = value
+        set_dotted(out, parts, value, what=f"--set {text!r}")
     return out
+
+
+def set_dotted(cfg: dict[str, Any], parts: list[str], value: Any, *, what: str = "key") -> None:
+    """Set ``cfg[parts[0]][parts[1]]... = value`` in place, creating tables on the way.
+
+    A part that is a whole number indexes into an existing list (an array of
+    tables such as ``faults.events.0.fraction``).
+    """
+    node: Any = cfg
+    for depth, p in enumerate(parts):
+        last = depth == len(parts) - 1
+        here = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not p.isdigit() or int(p) >= len(node):
+                raise ScenarioError(f"{what}: {here}: {'.'.join(parts[:depth]) or 'this'} is a list of "
+                                    f"{len(node)}; index it with 0..{len(node) - 1}")
+            key: Any = int(p)
+        elif isinstance(node, dict):
+            key = p
+        else:
+            raise ScenarioError(f"{what}: {'.'.join(parts[:depth])} is a value, not a section")
+        if last:
+            node[key] = value
+        else:
+            if isinstance(node, dict) and key not in node:
+                node[key] = {}
+            node = node[key]
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:

@@ -13,6 +13,7 @@ Sections: ``seed``, ``name``, ``base`` (handled by the loader), ``[data]``,
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -144,31 +145,146 @@ class TrainingConfig(_Section):
     baselines: list[Literal["ideal_wsp", "backprop"]] = Field(default_factory=list)
 
 
+FAULT_KINDS = ("stuck_on", "stuck_off", "open", "drift", "opamp_offset", "opamp_stuck", "drop_pulse", "jitter", "amplitude")
+DEVICE_FAULTS = ("stuck_on", "stuck_off", "open", "drift")
+NEURON_FAULTS = ("opamp_offset", "opamp_stuck")
+PULSE_FAULTS = ("drop_pulse", "jitter", "amplitude")
+
+
 class FaultConfig(_Section):
-    """One fault injection (see ``components.faults``)."""
+    """One fault injection (semantics in ``components.faults`` and docs/scenarios.md).
+
+    When: ``at_time`` (simulated time) or ``at_epoch`` (start of that epoch), default the
+    start of the run; with ``rate`` the fault recurs from then on at ``rate`` per device
+    (or neuron, or pulse) per pulse (``per = "pulse"``) or per second (``per = "s"``).
+    Where: ``layer`` (default every layer) and ``devices`` / ``neurons`` (explicit indices),
+    or ``fraction`` / ``count`` chosen at random from the run stream ``faults/<i>``.
+    """
 
     kind: Literal["stuck_on", "stuck_off", "open", "drift", "opamp_offset", "opamp_stuck", "drop_pulse", "jitter", "amplitude"]
     at_epoch: int | None = Field(default=None, ge=0)
     at_time: Seconds | None = None
-    rate: float | None = Field(default=None, ge=0)
+    rate: float | None = Field(default=None, gt=0)
+    per: Literal["pulse", "s"] = "pulse"
     fraction: float | None = Field(default=None, ge=0, le=1)
+    count: int | None = Field(default=None, ge=0)
     layer: int | None = Field(default=None, ge=0)
-    devices: list[int] | None = None
+    devices: list[Annotated[int, Field(ge=0)]] | None = None
+    neurons: list[Annotated[int, Field(ge=0)]] | None = None
     value: float | None = None
+    std: float | None = Field(default=None, ge=0)
+    period: PosSeconds | None = None
+    pulses: Literal["all", "update", "pert"] = "all"
+
+    @field_validator("value", "std", "rate")
+    @classmethod
+    def _finite(cls, v):
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        k = self.kind
+        if self.at_epoch is not None and self.at_time is not None:
+            raise ValueError("give at_epoch or at_time, not both")
+        picks = [n for n in ("fraction", "count", "devices", "neurons") if getattr(self, n) is not None]
+        if len(picks) > 1:
+            raise ValueError(f"choose the location one way: {' or '.join(picks)}, not several")
+        if self.devices is not None and k not in DEVICE_FAULTS:
+            raise ValueError(f"{k} is not a device fault; use neurons = [...] for op-amp faults" if k in NEURON_FAULTS
+                             else f"{k} acts on write pulses and takes no devices")
+        if self.neurons is not None and k not in NEURON_FAULTS:
+            raise ValueError(f"neurons = [...] belongs to opamp_offset / opamp_stuck, not {k}")
+        if (self.devices is not None or self.neurons is not None) and self.layer is None:
+            raise ValueError("explicit indices need layer = L (indices are per layer)")
+        if k in PULSE_FAULTS and (self.fraction is not None or self.layer is not None):
+            raise ValueError(f"{k} acts on the global write pulse; it takes no layer or fraction")
+        if k == "drift":
+            if self.rate is not None:
+                raise ValueError("drift has no injection rate; put the relative resistance drift rate (1/s) in value")
+            if not self.value:
+                raise ValueError("drift needs value = relative resistance drift rate (1/s, nonzero), e.g. 50")
+        elif self.period is not None:
+            raise ValueError("period (the drift update period) only applies to kind = 'drift'")
+        if k in ("opamp_offset", "opamp_stuck") and self.value is None:
+            raise ValueError(f"{k} needs value (V): the {'input offset' if k == 'opamp_offset' else 'stuck output voltage'}")
+        if k in ("jitter", "amplitude") and self.rate is not None:
+            raise ValueError(f"{k} is a lasting degradation from its onset; it takes no rate")
+        if k == "jitter" and not (self.value and self.value > 0):
+            raise ValueError("jitter needs value = rms edge jitter (s, > 0)")
+        if k == "amplitude" and self.value is None and not self.std:
+            raise ValueError("amplitude needs value (relative amplitude error, e.g. -0.1) and/or std (relative rms)")
+        if k == "drop_pulse" and self.rate is not None and self.per == "pulse" and self.rate > 1:
+            raise ValueError(f"a per-pulse drop rate is a probability; must not exceed 1 (got {self.rate})")
+        if k in DEVICE_FAULTS[:3] + NEURON_FAULTS and self.rate is None and not picks and k != "opamp_offset":
+            raise ValueError(f"say where: devices/neurons = [...] with layer, fraction, count, or a rate")
+        if self.rate is not None and (self.fraction is not None or self.count is not None):
+            raise ValueError("with a rate, the faulty devices are drawn as time passes; drop fraction/count")
+        if k in DEVICE_FAULTS[:3] + NEURON_FAULTS and self.rate is not None and self.per == "pulse" and self.rate > 1:
+            raise ValueError(f"a per-pulse fault rate is a probability per device; must not exceed 1 (got {self.rate})")
+        return self
 
 
 class FaultsConfig(_Section):
+    """Fault injections: ``[[faults.events]]`` tables."""
+
     events: list[FaultConfig] = Field(default_factory=list)
 
 
+class RandomRange(_Section):
+    """A continuous range for ``design = "random"``: uniform (or log-uniform) in [low, high]."""
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not (math.isfinite(self.low) and math.isfinite(self.high)) or self.low > self.high:
+            raise ValueError(f"need finite low <= high (got {self.low!r}, {self.high!r})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log ranges need low > 0 (got {self.low!r})")
+        return self
+
+
 class SweepConfig(_Section):
-    """A parameter sweep: grid, zipped or random designs over dotted keys."""
+    """A parameter sweep: grid, zipped or random designs over dotted keys (see ``components.training.sweep``).
+
+    ``params`` maps dotted keys (``"timing.t_settle"``, ``"faults.events.0.fraction"``) to
+    lists of values (grid: every combination; zip: element by element, equal lengths;
+    random: ``samples`` draws, each key from its list, or from a ``{low, high, log}`` range).
+    Every design point runs once per seed: ``seeds`` explicitly, else ``repeats`` seeds
+    ``seed, seed + 1, ...`` from the scenario's seed.
+    """
 
     design: Literal["grid", "zip", "random"] = "grid"
-    params: dict[str, list[Any]] = Field(default_factory=dict)
-    samples: int = Field(default=10, ge=1)
-    seeds: list[int] | None = None
-    repeats: int = Field(default=1, ge=1)
+    params: dict[str, list[Any] | RandomRange] = Field(default_factory=dict)
+    samples: int = Field(default=10, ge=1, le=100000)
+    seeds: list[Annotated[int, Field(ge=0)]] | None = None
+    repeats: int = Field(default=1, ge=1, le=10000)
+    metric: str = "test_accuracy"
+
+    @model_validator(mode="after")
+    def _shape(self):
+        for key, vals in self.params.items():
+            parts = key.split(".")
+            if not key or any(not p for p in parts):
+                raise ValueError(f"params key {key!r} is not a dotted key such as 'timing.t_settle'")
+            if parts[0] in ("sweep", "base"):
+                raise ValueError(f"params key {key!r}: the sweep cannot sweep its own section or 'base'")
+            if isinstance(vals, list) and not vals:
+                raise ValueError(f"params.{key}: give at least one value")
+            if isinstance(vals, RandomRange) and self.design != "random":
+                raise ValueError(f"params.{key}: a {{low, high}} range needs design = 'random'; give a list of values")
+        if self.design == "zip":
+            lens = {k: len(v) for k, v in self.params.items()}
+            if len(set(lens.values())) > 1:
+                raise ValueError(f"zip design needs lists of equal length (got {lens})")
+        if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must not repeat (got {self.seeds})")
+        return self
 
 
 class OutputConfig(_Section):

@@ -1,0 +1,427 @@
+"""Fault injection: device, op-amp and pulse faults as events of a training run.
+
+A scenario's ``[[faults.events]]`` tables (validated by
+:class:`components.training.config.FaultConfig`) become one
+:class:`FaultInjector` per run.  It hooks into the run through three doors
+only: SimPy timeouts and processes on the chip's environment, the controller's
+``epoch_start_hooks`` and its ``pulse_filters``.  Every injection is written to
+the run's event log (``events.jsonl``) as ``kind = "fault"`` with the
+simulated time, the fault kind and its location (layer and device or neuron
+indices, or the pulse it hit).
+
+Kinds
+-----
+``stuck_on`` / ``stuck_off``
+    Devices frozen at their ON (lowest resistance) or OFF bound; writes no
+    longer move them.
+``open``
+    Devices become open circuits (no current, infinite resistance).
+``drift``
+    Conductance drift: from the onset, every ``period`` the resistance of each
+    chosen healthy device is multiplied by ``exp(value·period)``, clipped to the
+    device's own bounds, i.e. ``dR/dt = value·R`` (``value`` in 1/s; positive
+    drifts towards OFF, negative towards ON).  A staircase that is exact at the
+    step instants; choose ``period`` well below the time scale of interest
+    (default: ``timing.t_settle``).  Stuck and open devices do not drift.
+``opamp_offset``
+    Adds ``value`` volts to the input offset of the chosen op-amps (default all
+    neurons of the chosen layers).
+``opamp_stuck``
+    The chosen op-amp outputs stick at ``value`` volts (before the activation).
+``drop_pulse``
+    Write pulses are lost: without a rate, the next ``count`` (default 1) pulses
+    after the onset; with ``rate`` and ``per = "pulse"``, each pulse with
+    probability ``rate``; with ``per = "s"``, drops arrive as a Poisson process
+    of ``rate`` per second and each removes the next pulse.
+``jitter``
+    From the onset, the write driver's edges jitter by ``value`` seconds rms
+    (the pulse generator's ``jitter_c2c``).
+``amplitude``
+    From the onset, write pulses are scaled by ``1 + value`` (a gain error) and
+    carry a relative rms noise ``std`` (the generator's ``amplitude_c2c``).
+
+When and where
+--------------
+The onset is ``at_time`` (simulated seconds), ``at_epoch`` (start of that
+0-based epoch), or the start of the run.  Without a ``rate`` the fault is
+injected once at the onset; with a ``rate`` healthy devices (or neurons) fail
+from the onset on, each with probability ``rate`` per write pulse
+(``per = "pulse"``; ``pulses`` picks update, perturbation or all pulses) or
+at ``rate`` per second (``per = "s"``: exponential failure times drawn at the
+onset).  The location is ``layer`` (default: every layer) with explicit
+``devices`` (indices into that layer's
+:attr:`~components.synapses.CrossbarLayer.device_array`: device ``d`` of unit
+``(i, j)`` is ``d·n_in·n_out + i·n_out + j``) or ``neurons``, or a random
+``fraction`` (per layer, of that layer's population, chosen among devices still
+healthy) or ``count`` (over all chosen layers).  Random choices come from the
+run stream ``("faults/<i>", purpose)`` of the run's seed tree, so they repeat
+exactly for a given seed and do not disturb any other stream.
+
+Faults persist to the end of the run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from mssim.errors import ConfigError
+from mssim.units import TICK, TICKS_PER_SECOND, to_ticks
+
+_DEVICE = ("stuck_on", "stuck_off", "open", "drift")
+_NEURON = ("opamp_offset", "opamp_stuck")
+_MAX_LOGGED = 4096  # longer index lists are logged as a count only
+
+
+class _Fault:
+    """Run-time state of one ``[[faults.events]]`` entry."""
+
+    def __init__(self, i: int, cfg: Any, sim: Any) -> None:
+        self.i = i
+        self.cfg = cfg
+        self.kind = cfg.kind
+        self.path = f"faults/{i}"
+        self.rng_select = sim.seeds.run_stream(self.path, "select")
+        self.rng_rate = sim.seeds.run_stream(self.path, "rate")
+        self.active = False
+        self.pending_drops = 0
+        self.hit: dict[int, np.ndarray] = {}   # layer -> bool mask of units this fault already hit
+        self.drift_targets: dict[int, np.ndarray] = {}
+
+
+class FaultInjector:
+    """Schedules and applies a run's faults.
+
+    Parameters
+    ----------
+    run : components.training.trainer.TrainingRun
+        The run (its ``chip``, ``controller`` and ``scn``).
+    events : sequence of FaultConfig
+        The validated ``faults.events`` entries.
+
+    Attributes
+    ----------
+    injections : list of dict
+        Every injection, as logged (also in the run's event log).
+    """
+
+    def __init__(self, run: Any, events: Sequence[Any]) -> None:
+        self.run = run
+        self.chip = run.chip
+        self.sim = run.chip.sim
+        self.env = self.sim.env
+        self.controller = run.controller
+        self.injections: list[dict[str, Any]] = []
+        self.faults = [_Fault(i, cfg, self.sim) for i, cfg in enumerate(events)]
+        self._n_layers = len(self.chip.crossbars)
+        epochs = run.scn.training.epochs
+        for f in self.faults:
+            self._check(f, epochs)
+        self.controller.epoch_start_hooks.append(self._on_epoch)
+        self.controller.pulse_filters.append(self._on_pulse)
+        for f in self.faults:
+            c = f.cfg
+            if c.at_epoch is not None:
+                continue  # started by the epoch hook
+            if c.at_time is not None:
+                ev = self.env.timeout(to_ticks(c.at_time, name=f"faults.events.{f.i}.at_time"))
+                ev.callbacks.append(lambda _e, f=f: self._start(f, "at_time"))
+            else:
+                self._start(f, "start")
+
+    # ------------------------------------------------------------------ checks
+    def _check(self, f: _Fault, epochs: int) -> None:
+        c, where = f.cfg, f"faults.events.{f.i}"
+        if c.layer is not None and c.layer >= self._n_layers:
+            raise ConfigError(f"{where}.layer: the network has {self._n_layers} weight layers (0..{self._n_layers - 1}); "
+                              f"got {c.layer}")
+        if c.at_epoch is not None and c.at_epoch >= epochs:
+            raise ConfigError(f"{where}.at_epoch: the run has {epochs} epochs (0..{epochs - 1}); got {c.at_epoch}")
+        for name, idx in (("devices", c.devices), ("neurons", c.neurons)):
+            if idx is None:
+                continue
+            n = self._size(f, c.layer)
+            bad = [k for k in idx if k >= n]
+            if bad:
+                what = "devices" if name == "devices" else "neurons"
+                raise ConfigError(f"{where}.{name}: index {bad[0]} out of range; layer {c.layer} has {n} {what} (0..{n - 1})")
+        if c.count is not None and f.kind in _DEVICE + _NEURON:
+            total = sum(self._size(f, l) for l in self._layers(f))
+            if c.count > total:
+                raise ConfigError(f"{where}.count: {c.count} exceeds the {total} "
+                                  f"{'devices' if f.kind in _DEVICE else 'neurons'} of the chosen layers")
+
+    def _layers(self, f: _Fault) -> list[int]:
+        return [f.cfg.layer] if f.cfg.layer is not None else list(range(self._n_layers))
+
+    def _size(self, f: _Fault, layer: int) -> int:
+        if f.kind in _DEVICE:
+            return int(self.chip.crossbars[layer].device_array.n)
+        return int(self.chip.neurons[layer].n)
+
+    # ------------------------------------------------------------------ onsets
+    def _on_epoch(self, epoch: int) -> None:
+        for f in self.faults:
+            if f.cfg.at_epoch == epoch:
+                self._start(f, "at_epoch")
+
+    def _start(self, f: _Fault, cause: str) -> None:
+        """The fault's onset: inject once, or arm its rate."""
+        c, k = f.cfg, f.kind
+        f.active = True
+        if k in ("stuck_on", "stuck_off", "open") + _NEURON:
+            for l in self._layers(f):
+                f.hit[l] = np.zeros(self._size(f, l), dtype=bool)
+            if c.rate is None:
+                for l, idx in self._choose(f).items():
+                    self._inject(f, l, idx, cause)
+            elif c.per == "s":
+                self.env.process(self._hazard(f))
+        elif k == "drift":
+            f.drift_targets = self._choose(f)
+            for l, idx in f.drift_targets.items():
+                self._log(f, cause, layer=l, idx=idx, value=c.value,
+                          period_s=c.period if c.period is not None else self.run.scn.timing.t_settle)
+            self.env.process(self._drift(f))
+        elif k == "drop_pulse":
+            if c.rate is None:
+                f.pending_drops += c.count if c.count is not None else 1
+            elif c.per == "s":
+                self.env.process(self._drop_arrivals(f))
+            self._log(f, cause, armed=True, rate=c.rate, per=c.per if c.rate is not None else None,
+                      pulses=c.pulses)
+        elif k == "jitter":
+            w = self.chip.writer
+            w.params = w.params.with_values(jitter_c2c=float(c.value))
+            self._log(f, cause, value=c.value)
+        elif k == "amplitude":
+            if c.std:
+                w = self.chip.writer
+                w.params = w.params.with_values(amplitude_c2c=float(c.std))
+            self._log(f, cause, value=c.value, std=c.std, pulses=c.pulses)
+
+    # ------------------------------------------------------------------ choosing locations
+    def _healthy(self, f: _Fault, layer: int) -> np.ndarray:
+        """Units of ``layer`` this fault may still hit (not yet hit; devices: not stuck or open)."""
+        ok = ~f.hit.get(layer, np.zeros(self._size(f, layer), dtype=bool))
+        if f.kind in _DEVICE:
+            ok &= self.chip.crossbars[layer].device_array.flags == 0
+        return np.flatnonzero(ok)
+
+    def _choose(self, f: _Fault) -> dict[int, np.ndarray]:
+        """Where an onset injection lands: explicit indices, a random fraction or count, or everything."""
+        c = f.cfg
+        explicit = c.devices if c.devices is not None else c.neurons
+        if explicit is not None:
+            return {c.layer: np.array(sorted(set(explicit)), dtype=np.int64)}
+        layers = self._layers(f)
+        if c.fraction is not None:
+            out = {}
+            for l in layers:
+                h = self._healthy(f, l)
+                k = min(len(h), int(round(c.fraction * self._size(f, l))))
+                out[l] = np.sort(f.rng_select.choice(h, size=k, replace=False)) if k else np.zeros(0, np.int64)
+            return out
+        if c.count is not None:
+            pool = [(l, i) for l in layers for i in self._healthy(f, l)]
+            k = min(len(pool), c.count)
+            pick = f.rng_select.choice(len(pool), size=k, replace=False) if k else []
+            out = {l: [] for l in layers}
+            for p in pick:
+                out[pool[p][0]].append(pool[p][1])
+            return {l: np.array(sorted(v), dtype=np.int64) for l, v in out.items()}
+        if f.kind == "drift":
+            return {l: self._healthy(f, l) for l in layers}
+        return {l: np.arange(self._size(f, l), dtype=np.int64) for l in layers}  # opamp_offset: every neuron
+
+    # ------------------------------------------------------------------ applying
+    def _inject(self, f: _Fault, layer: int, idx: np.ndarray, cause: str) -> None:
+        if len(idx) == 0:
+            return
+        k, now = f.kind, self.env.now
+        if k in _DEVICE:
+            xb = self.chip.crossbars[layer]
+            xb._sync()  # bring the devices to now under the old states before changing them
+            arr = xb.device_array
+            if k == "open":
+                arr.set_open(idx)
+            else:
+                arr.set_stuck(idx, "on" if k == "stuck_on" else "off")
+            _republish(xb)
+        else:
+            nl = self.chip.neurons[layer]
+            nl.advance_to(now)
+            if k == "opamp_offset":
+                nl.offset[idx] += float(f.cfg.value)
+            else:
+                _honour_stuck_outputs(nl)
+                nl.stuck_y[idx] = float(f.cfg.value)
+            nl._emit()  # repost the output segment from the changed amplifier (SinglePoleBlock's event step)
+        if layer in f.hit:
+            f.hit[layer][idx] = True
+        self._log(f, cause, layer=layer, idx=idx, value=f.cfg.value)
+
+    def _log(self, f: _Fault, cause: str, *, layer: int | None = None, idx: np.ndarray | None = None, **extra: Any) -> None:
+        entry: dict[str, Any] = {"fault": f.kind, "index": f.i, "cause": cause}
+        if layer is not None:
+            entry["layer"] = int(layer)
+        if idx is not None:
+            key = "neurons" if f.kind in _NEURON else "devices"
+            entry[f"n_{key}"] = int(len(idx))
+            if len(idx) <= _MAX_LOGGED:
+                entry[key] = [int(i) for i in idx]
+        entry.update({k: v for k, v in extra.items() if v is not None})
+        # ``kind`` of the log entry is "fault"; the fault's own kind goes under "fault".
+        self.sim.log("fault", **entry)
+        self.injections.append({"t": self.env.now, "t_s": self.env.now * TICK, **entry})
+
+    # ------------------------------------------------------------------ processes and hooks
+    def _hazard(self, f: _Fault):
+        """Per-second failure rate: each healthy unit fails at an exponential time after the onset."""
+        start = self.env.now
+        units = [(l, i) for l in self._layers(f) for i in self._healthy(f, l)]
+        if not units:
+            return
+        dt = f.rng_rate.exponential(1.0 / f.cfg.rate, size=len(units))
+        ticks = np.minimum(dt, 1e6) * TICKS_PER_SECOND
+        order = np.argsort(ticks, kind="stable")
+        j = 0
+        while j < len(order):
+            t = start + int(ticks[order[j]])
+            group = []
+            while j < len(order) and start + int(ticks[order[j]]) == t:
+                group.append(units[order[j]])
+                j += 1
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            by_layer: dict[int, list[int]] = {}
+            for l, i in group:
+                by_layer.setdefault(l, []).append(i)
+            for l, ids in by_layer.items():
+                ids = np.array(ids, dtype=np.int64)
+                ids = ids[np.isin(ids, self._healthy(f, l))]
+                self._inject(f, l, np.sort(ids), "rate")
+
+    def _drop_arrivals(self, f: _Fault):
+        """Per-second drop rate: a Poisson process; each arrival removes the next pulse."""
+        while True:
+            dt = f.rng_rate.exponential(1.0 / f.cfg.rate)
+            yield self.env.timeout(max(1, int(min(dt, 1e6) * TICKS_PER_SECOND)))
+            f.pending_drops += 1
+
+    def _drift(self, f: _Fault):
+        """Multiply the chosen devices' resistances by exp(rate·period) every period."""
+        c = f.cfg
+        period = c.period if c.period is not None else self.run.scn.timing.t_settle
+        p_ticks = to_ticks(period, name=f"faults.events.{f.i}.period")
+        factor = math.exp(float(c.value) * p_ticks * TICK)
+        bounds = {l: _resistance_bounds(self.chip.crossbars[l].device_array) for l in f.drift_targets}
+        while True:
+            yield self.env.timeout(p_ticks)
+            for l, idx in f.drift_targets.items():
+                xb = self.chip.crossbars[l]
+                arr = xb.device_array
+                live = idx[arr.flags[idx] == 0]
+                if not len(live):
+                    continue
+                xb._sync()
+                lo, hi = bounds[l]
+                r = arr.resistance()[live] * factor
+                _set_resistance(arr, live, np.clip(r, lo[live], hi[live]))
+                _republish(xb)
+
+    def _on_pulse(self, kind: str, width_ticks: int, amplitude: float):
+        """Controller pulse filter: per-pulse failure rates, dropped pulses, amplitude errors."""
+        for f in self.faults:
+            c = f.cfg
+            if not f.active or (c.pulses != "all" and c.pulses != kind):
+                continue
+            if f.kind == "drop_pulse":
+                drop = False
+                if f.pending_drops > 0:
+                    f.pending_drops -= 1
+                    drop = True
+                elif c.rate is not None and c.per == "pulse" and f.rng_rate.random() < c.rate:
+                    drop = True
+                if drop:
+                    self._log(f, "rate" if c.rate is not None else "scheduled", pulse=kind, width_ticks=int(width_ticks))
+                    return None
+            elif f.kind == "amplitude" and c.value is not None:
+                amplitude = amplitude * (1.0 + float(c.value))
+            elif c.rate is not None and c.per == "pulse" and f.kind in ("stuck_on", "stuck_off", "open") + _NEURON:
+                for l in self._layers(f):
+                    h = self._healthy(f, l)
+                    n = f.rng_rate.binomial(len(h), c.rate) if len(h) else 0
+                    if n:
+                        self._inject(f, l, np.sort(f.rng_rate.choice(h, size=n, replace=False)), "rate")
+        return width_ticks, amplitude
+
+
+# ---------------------------------------------------------------------- helpers
+def _republish(xb: Any) -> None:
+    """Make a crossbar drive its outputs from its (changed) device states now.
+
+    ``set_perturbation`` with the present perturbation is the crossbar's public
+    way to invalidate its state cache and republish its output nets (deferred to
+    the end of a write pulse if one is playing)."""
+    xb.set_perturbation(xb._perturbation)
+
+
+def _honour_stuck_outputs(nl: Any) -> None:
+    """Let a neuron layer's posted output follow ``stuck_y`` during the event-level run.
+
+    ``NeuronLayer.transfer`` (settled inference) already honours ``stuck_y``; the
+    output the block posts on its net goes through ``_map``, so wrap it once for this
+    layer instance (its internal state keeps evolving, the pin is stuck)."""
+    if getattr(nl, "_stuck_map_installed", False):
+        return
+    activate = nl.params.activate
+
+    def _map(y: np.ndarray) -> np.ndarray:
+        s = nl.stuck_y
+        if not np.isnan(s).all():
+            y = np.where(np.isnan(s), y, s)
+        return activate(y)
+
+    nl._map = _map
+    nl._stuck_map_installed = True
+
+
+def _resistance_bounds(arr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per-device (low, high) resistance at the state bounds (u = 0 and 1; where u = 1 is an open
+    circuit, as for Yakopcic, u = 0.99 as the crossbar uses)."""
+    a = _with_u(arr, 0.0)
+    b = _with_u(arr, 1.0)
+    if not np.all(np.isfinite(b)):
+        b = np.where(np.isfinite(b), b, _with_u(arr, 0.99))
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+def _with_u(arr: Any, u: float) -> np.ndarray:
+    keep = arr.U.copy()
+    try:
+        arr.U[:] = u
+        flags = arr.flags.copy()
+        arr.flags[:] = 0
+        r = arr.resistance()
+        arr.flags[:] = flags
+    finally:
+        arr.U[:] = keep
+    return r
+
+
+def _set_resistance(arr: Any, idx: np.ndarray, r: np.ndarray) -> None:
+    """Set the states of devices ``idx`` so they read resistance ``r`` (others untouched).
+
+    Uses the array's own ``set_resistance`` (which sets every device) on a vector
+    holding each other device's low bound, then restores the others' states."""
+    keep = arr.U.copy()
+    lo = _with_u(arr, 0.0)
+    full = lo.copy()
+    full[idx] = r
+    arr.set_resistance(full)
+    new = arr.U[idx].copy()
+    arr.U[:] = keep
+    arr.U[idx] = new
