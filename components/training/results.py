@@ -28,7 +28,7 @@ import numpy as np
 
 from mssim.errors import ConfigError
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "sim_time_s", "energy_j", "write_pulses", "wall_time_s"]
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "sim_time_s", "energy_j", "write_pulses"]
 
 
 def _jsonable(o: Any) -> Any:

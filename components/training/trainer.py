@@ -261,7 +261,8 @@ class TrainingRun:
             self.probes = [self.sim.probe(n) for n in names]
             self.sim.log("recording_start", pattern=k)
         elif k == self.record_pattern + 1:
-            for p in self.probes:
+            for p in self.probes:  # close each trace at the end of the recorded step
+                p.record(self.sim.now, self.sim.net(p.name).value())
                 p.stop()
             self.fwd.set_lazy(self._lazy_default)
             self.sim.log("recording_stop", pattern=k)
