@@ -18,11 +18,15 @@ Kinds
     Devices become open circuits (no current, infinite resistance).
 ``drift``
     Conductance drift: from the onset, every ``period`` the resistance of each
-    chosen healthy device is multiplied by ``exp(value·period)``, clipped to the
-    device's own bounds, i.e. ``dR/dt = value·R`` (``value`` in 1/s; positive
-    drifts towards OFF, negative towards ON).  A staircase that is exact at the
-    step instants; choose ``period`` well below the time scale of interest
-    (default: ``timing.t_settle``).  Stuck and open devices do not drift.
+    chosen healthy device ``k`` is multiplied by ``exp(r_k·period)``, clipped to
+    the device's own bounds, i.e. ``dR/dt = r_k·R`` with ``r_k = value + std·N(0, 1)``
+    drawn once per device at the onset (1/s; positive drifts towards OFF,
+    negative towards ON).  A staircase that is exact at the step instants;
+    choose ``period`` well below the time scale of interest (default:
+    ``timing.t_settle``).  Stuck and open devices do not drift.  Note that a
+    drift common to both devices of a buffered pair leaves its weight
+    ``(M2 − M1)/(M1 + M2)`` unchanged (until a device reaches a bound): it is
+    the device-to-device spread ``std`` that moves the weights.
 ``opamp_offset``
     Adds ``value`` volts to the input offset of the chosen op-amps (default all
     neurons of the chosen layers).
@@ -182,7 +186,7 @@ class FaultInjector:
         elif k == "drift":
             f.drift_targets = self._choose(f)
             for l, idx in f.drift_targets.items():
-                self._log(f, cause, layer=l, idx=idx, value=c.value,
+                self._log(f, cause, layer=l, idx=idx, value=c.value, std=c.std,
                           period_s=c.period if c.period is not None else self.run.scn.timing.t_settle)
             self.env.process(self._drift(f))
         elif k == "drop_pulse":
@@ -316,8 +320,13 @@ class FaultInjector:
         c = f.cfg
         period = c.period if c.period is not None else self.run.scn.timing.t_settle
         p_ticks = to_ticks(period, name=f"faults.events.{f.i}.period")
-        factor = math.exp(float(c.value) * p_ticks * TICK)
         bounds = {l: _resistance_bounds(self.chip.crossbars[l].device_array) for l in f.drift_targets}
+        factor = {}
+        for l, idx in f.drift_targets.items():
+            rates = np.full(self.chip.crossbars[l].device_array.n, float(c.value))
+            if c.std:
+                rates[idx] += c.std * f.rng_select.standard_normal(len(idx))
+            factor[l] = np.exp(rates * (p_ticks * TICK))
         while True:
             yield self.env.timeout(p_ticks)
             for l, idx in f.drift_targets.items():
@@ -328,7 +337,7 @@ class FaultInjector:
                     continue
                 xb._sync()
                 lo, hi = bounds[l]
-                r = arr.resistance()[live] * factor
+                r = arr.resistance()[live] * factor[l][live]
                 _set_resistance(arr, live, np.clip(r, lo[live], hi[live]))
                 _republish(xb)
 

@@ -203,8 +203,8 @@ class FaultConfig(_Section):
         if k == "drift":
             if self.rate is not None:
                 raise ValueError("drift has no injection rate; put the relative resistance drift rate (1/s) in value")
-            if not self.value:
-                raise ValueError("drift needs value = relative resistance drift rate (1/s, nonzero), e.g. 50")
+            if self.value is None:
+                raise ValueError("drift needs value = relative resistance drift rate (1/s), e.g. 2 (std: per-device spread)")
         elif self.period is not None:
             raise ValueError("period (the drift update period) only applies to kind = 'drift'")
         if k in ("opamp_offset", "opamp_stuck") and self.value is None:

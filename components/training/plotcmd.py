@@ -95,7 +95,9 @@ def plot_sweep(folder: str | Path, metrics: list[str] | None = None) -> list[Pat
             except ValueError:
                 pass
         metrics = [main, "time_to_accuracy_s", "energy_j"]
-    metrics = [m for m in dict.fromkeys(metrics) if rows and m in rows[0]]
+    # metrics present and with at least one number (time_to_accuracy is empty when no point got there)
+    metrics = [m for m in dict.fromkeys(metrics)
+               if rows and m in rows[0] and any(not math.isnan(_num(r[m])) for r in rows)]
     out = []
     if not keys or not rows:
         return out
