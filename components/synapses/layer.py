@@ -207,7 +207,8 @@ class CrossbarLayer(AnalogBlock):
         """(g, G, g_src) for the present device states, cached until a state or fault flag changes."""
         arr = self._need_devices()
         key = self._cache_key
-        if key is not None and np.array_equal(key[0], arr.u) and np.array_equal(key[1], arr.flags):
+        # Compare with the live arrays (no copies): this check runs on every read.
+        if key is not None and np.array_equal(key[0], arr.U) and np.array_equal(key[1], arr.flags):
             return self._cache
         g = self._conductances()
         sp_ = self.synapse_params
@@ -223,7 +224,7 @@ class CrossbarLayer(AnalogBlock):
             # dG/dw is the unit's Norton conductance (1/R_in when buffered).
             G = G + self._perturbation * usrc
         self._cache = (g, G, gsrc)
-        self._cache_key = (arr.u.copy(), arr.flags.copy())
+        self._cache_key = (arr.U.copy(), arr.flags.copy())
         return self._cache
 
     def resistances(self) -> tuple[np.ndarray, ...]:

@@ -144,11 +144,13 @@ class TrainingRun:
     """
 
     def __init__(self, scn: Scenario, *, record_pattern: int | None = None, progress: bool = False,
-                 lazy: bool = True) -> None:
+                 lazy: bool = True, task=None) -> None:
         self.scn = scn
         t = scn.timing
         d = scn.data
-        self.task = load_task(d.task, seed=scn.seed, test_fraction=d.test_fraction, target=d.target)
+        # ``task`` lets scripts and benchmarks train on their own data (a components.learning.Task).
+        self.task = task if task is not None else load_task(d.task, seed=scn.seed, test_fraction=d.test_fraction,
+                                                            target=d.target)
         sizes = (self.task.n_inputs, *scn.network.hidden, self.task.n_outputs)
         self.sizes = sizes
         dev = device_params(scn)
