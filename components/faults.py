@@ -256,6 +256,9 @@ class FaultInjector:
             _republish(xb)
         else:
             nl = self.chip.neurons[layer]
+            fwd = getattr(self.run, "fwd", None)
+            if fwd is not None:  # the fused analog chain: integrate up to now under the old offsets/outputs
+                fwd.advance_to(now)
             nl.advance_to(now)
             if k == "opamp_offset":
                 nl.offset[idx] += float(f.cfg.value)
