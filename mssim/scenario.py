@@ -136,6 +136,9 @@ def set_dotted(cfg: dict[str, Any], parts: list[str], value: Any, *, what: str =
             node[key] = value
         else:
             if isinstance(node, dict) and key not in node:
+                if parts[depth + 1].isdigit():
+                    raise ScenarioError(f"{what}: {here} does not exist, so it cannot be indexed; define "
+                                        f"[[{here}]] tables in the scenario file first")
                 node[key] = {}
             node = node[key]
 
