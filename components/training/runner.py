@@ -38,13 +38,19 @@ def baselines(scn: Scenario, run: TrainingRun) -> dict[str, Any]:
     tr, ng = scn.training, scn.neuron
     act = ng.activation if ng.activation in ("tanh", "clip", "linear") else "clip"
     common = dict(seed=scn.seed, run_seed=scn.run_seed, epochs=tr.epochs, gain=ng.gain, act=act,
-                  init_scale=scn.synapse.w_init, w_max=float(run.chip.crossbars[0].w_max))
+                  init_scale=scn.synapse.w_init, w_max=float(run.chip.crossbars[0].w_max),
+                  lr_schedule=(lambda e: tr.lr_decay ** e) if tr.lr_decay != 1.0 else None)
     for name in tr.baselines:
         if name == "ideal_wsp":
             h = wsp_train(run.task, run.sizes, alpha=tr.alpha, c=tr.c, rule=tr.rule,
+                          c_schedule=(lambda e: tr.c_decay ** e) if tr.c_decay != 1.0 else None,
                           clip_perturbed=tr.perturbation == "written", **common)
         else:
-            h = backprop_train(run.task, run.sizes, alpha=tr.alpha * 10, **common)
+            from ..learning import PRESETS
+
+            # backprop's own learning rate: the task preset's (found by grid search), else 10 alpha
+            bp_alpha = PRESETS[scn.data.task].bp_alpha if scn.data.task in PRESETS else tr.alpha * 10
+            h = backprop_train(run.task, run.sizes, alpha=bp_alpha, **common)
         out[name] = {"train_accuracy": float(h.train_accuracy[-1]), "test_accuracy": float(h.test_accuracy[-1]),
                      "train_loss": float(h.train_loss[-1]), "test_loss": float(h.test_loss[-1]),
                      "epochs": int(h.epochs_run)}
