@@ -387,18 +387,8 @@ def _honour_stuck_outputs(nl: Any) -> None:
     ``NeuronLayer.transfer`` (settled inference) already honours ``stuck_y``; the
     output the block posts on its net goes through ``_map``, so wrap it once for this
     layer instance (its internal state keeps evolving, the pin is stuck)."""
-    if getattr(nl, "_stuck_map_installed", False):
-        return
-    activate = nl.params.activate
-
-    def _map(y: np.ndarray) -> np.ndarray:
-        s = nl.stuck_y
-        if not np.isnan(s).all():
-            y = np.where(np.isnan(s), y, s)
-        return activate(y)
-
-    nl._map = _map
-    nl._stuck_map_installed = True
+    # NeuronLayer._map and .read apply ``stuck_y`` themselves; nothing to install.
+    return
 
 
 def _resistance_bounds(arr: Any) -> tuple[np.ndarray, np.ndarray]:

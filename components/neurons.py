@@ -238,7 +238,14 @@ class NeuronLayer(SinglePoleBlock):
         return min(ends) if ends else None
 
     def _map(self, y: np.ndarray) -> np.ndarray:
-        return self.params.activate(y)
+        return self.params.activate(self._pin(y))
+
+    def _pin(self, y: np.ndarray) -> np.ndarray:
+        """Apply stuck op-amp outputs (fault hook ``stuck_y``; NaN = healthy)."""
+        s = self.stuck_y
+        if np.isnan(s).all():
+            return y
+        return np.where(np.isnan(s), y, s)
 
     def _load_energy(self, y_a, y_b, piece, dt) -> float:
         """Energy the output stage draws from the supplies to drive R_f.
@@ -320,7 +327,7 @@ class NeuronLayer(SinglePoleBlock):
         sigma = self.params.opamp.noise_c2c
         if sigma > 0:
             y = np.clip(y + self._noise_rng.normal(0.0, sigma, self.n), self._lo, self._hi)
-        return self.params.activate(y)
+        return self.params.activate(self._pin(y))
 
     def settle_time(self, tol: float = 0.01, *, v_step=None) -> np.ndarray:
         """Seconds from now until each neuron is within ``tol*v_step`` of its
