@@ -141,3 +141,24 @@ def test_same_seed_same_history_bytes(tmp_path):
     a, b, c = go(5, "a"), go(5, "b"), go(6, "c")
     assert a == b
     assert a != c
+
+
+@pytest.mark.parametrize("algorithm", ["serial_wp", "rwc"])
+def test_ideal_chip_reproduces_numpy_baselines(algorithm):
+    """Serial weight perturbation and random weight change on the ideal chip equal their numpy references."""
+    from components.learning import rwc_train, serial_wp_train
+
+    epochs = 6 if algorithm == "serial_wp" else 30
+    scn = scenario(seed=5, data={"task": "xor"}, network={"hidden": [3]},
+                   training={"epochs": epochs, "alpha": 0.01, "c": 0.01, "algorithm": algorithm})
+    run, res, trace = run_with_trace(scn)
+    common = dict(seed=5, epochs=epochs, gain=2.0, act="tanh", w_max=None, init_scale=0.5, trace=True)
+    if algorithm == "serial_wp":
+        ref = serial_wp_train(run.task, run.sizes, alpha=0.01, c=0.01, clip_perturbed=False, **common)
+    else:
+        ref = rwc_train(run.task, run.sizes, delta=0.01, **common)
+    assert np.abs(ref.trace.weights).max() < run.chip.crossbars[0].w_max
+    assert np.max(np.abs(trace - ref.trace.weights)) < 1e-9
+    assert np.max(np.abs(trace[-1] - run.initial_weights)) > 0.01
+    if algorithm == "serial_wp":  # n + 1 settles and up to n write pulses per pattern
+        assert res.metrics["update_pulses"] > 4 * epochs * run.chip.n_weights // 2
