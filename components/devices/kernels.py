@@ -317,12 +317,28 @@ def advance1(model, P, k, mode, u0, a0, a1, T, rtol, atol, cap):
             else:
                 e += GL_W[q] * dq * voltage_of(model, P, k, uq, dq)
         return uc, e * T, 0
-    # ---------------- Dormand-Prince 5(4) ----------------
+    if a0 == a1 and abs(r0) * T > MARCH_MIN_DU:
+        # constant drive: the ODE is autonomous and 1-D -> integrate in state space
+        sgn = 1.0 if r0 > 0.0 else -1.0
+        ulim = hi if sgn > 0.0 else lo
+        ue, te, ee, st, npc = _march(True, model, P, k, k, True, mode, u, 0.0, a0, T, rtol, atol, cap, ulim, sgn,
+                                     lo, hi)
+        if st == 0:
+            return ue, ee, npc
+        if st == 1:  # reached the bound at te <= T and is held there (the drive still pushes outward)
+            rb, pb = _deriv1(model, P, k, mode, ulim, 0.0, a0, a1, cap, lo, hi)
+            return ulim, ee + pb * (T - te), npc
+    return _dp1(model, P, k, mode, u, a0, a1, T, rtol, atol, cap, lo, hi, r0, p0)
+
+
+@njit(cache=True)
+def _dp1(model, P, k, mode, u, a0, a1, T, rtol, atol, cap, lo, hi, r0, p0):
+    """Dormand-Prince 5(4) over one segment (r0, p0: rate and power at its start)."""
     t = 0.0
     e = 0.0
     k1 = r0
     q1 = p0
-    h = 1.0 if k1 == 0.0 else min(1.0, 0.05 / (abs(k1) * T))
+    h = 1.0 if abs(k1) * T <= 0.05 else 0.05 / (abs(k1) * T)  # (no 0/0 when k1·T underflows)
     nsteps = 0
     while t < 1.0 and nsteps < MAX_STEPS:
         if t + h > 1.0:
@@ -362,6 +378,142 @@ def advance1(model, P, k, mode, u0, a0, a1, T, rtol, atol, cap):
                 fac = min(fac, 0.9 * DU_MAX / abs(unc - u))
             h = h * fac
     return u, e, nsteps
+
+
+# ---------------------------------------------------------------------------
+# state-space integration under a constant drive with a single moving device
+MAX_PIECES = 200
+MARCH_MIN_DU = 0.05   # below this initial |rate|·T a few Dormand-Prince steps are cheaper
+
+
+@njit(cache=True)
+def _rate_c(single, model, P, kp, kn, mpos, mode, u, uo, V, cap, lo, hi):
+    """(rate, power) of the moving device at state u under the constant drive V, partner frozen at uo."""
+    if single:
+        return _deriv1(model, P, kp, mode, u, 0.0, V, V, cap, lo, hi)
+    if mpos:
+        i, vp = pair_current(model, P, kp, kn, u, uo, V)
+        return dudt(model, P, kp, u, vp, i, cap), V * i
+    i, vp = pair_current(model, P, kp, kn, uo, u, V)
+    return dudt(model, P, kn, u, vp - V, -i, cap), V * i
+
+
+@njit(cache=True)
+def _gl_piece(single, model, P, kp, kn, mpos, mode, a, b, uo, V, cap, sgn, lo, hi):
+    """5-point Gauss-Legendre of dt = du/|rate| and dE = power·dt over [a, b].
+    Returns (time, energy, max |rate|, ok); ok is False if the rate vanishes or turns at a node."""
+    h = b - a
+    ti = 0.0
+    ei = 0.0
+    gmax = 0.0
+    for q in range(5):
+        r, p = _rate_c(single, model, P, kp, kn, mpos, mode, a + h * GL_X[q], uo, V, cap, lo, hi)
+        r *= sgn
+        if not r > 0.0:
+            return 0.0, 0.0, 0.0, False
+        w = GL_W[q] / r
+        ti += w
+        ei += w * p
+        if r > gmax:
+            gmax = r
+    return ti * abs(h), ei * abs(h), gmax, True
+
+
+@njit(cache=True)
+def _march(single, model, P, kp, kn, mpos, mode, u0, uo, V, T, rtol, atol, cap, ulim, sgn, lo, hi):
+    """Integrate t(u) = ∫ du/|du/dt| from u0 toward ulim (direction sgn) with adaptive 5-point
+    Gauss-Legendre pieces (error estimate: whole piece against its two halves; accepted when the
+    implied state error |rate|·δt is below atol + rtol·|u|), and invert t(u_end) = T by safeguarded
+    Newton on the last piece.
+
+    Returns (u_end, t_used, energy, status, n_pieces): status 0 = time T used up at u_end,
+    1 = ulim reached at t_used <= T, -1 = failure (caller falls back to Dormand-Prince)."""
+    u = u0
+    t = 0.0
+    e = 0.0
+    rest = abs(ulim - u0)
+    if rest == 0.0:
+        return u0, 0.0, 0.0, 1, 0
+    r0, p0 = _rate_c(single, model, P, kp, kn, mpos, mode, u0, uo, V, cap, lo, hi)
+    h = 2.0 * abs(r0) * T
+    if h >= rest or not h > 0.0:
+        h = rest
+        b = ulim
+    else:
+        b = u0 + sgn * h
+    Iw, Ew, gw, okw = _gl_piece(single, model, P, kp, kn, mpos, mode, u, b, uo, V, cap, sgn, lo, hi)
+    npc = 0
+    while npc < MAX_PIECES:
+        npc += 1
+        m = u + sgn * 0.5 * h
+        Il, El, gl, okl = _gl_piece(single, model, P, kp, kn, mpos, mode, u, m, uo, V, cap, sgn, lo, hi)
+        Ir, Er, gr, okr = _gl_piece(single, model, P, kp, kn, mpos, mode, m, b, uo, V, cap, sgn, lo, hi)
+        if okw and okl and okr:
+            I = Il + Ir
+            err = abs(Iw - I)
+            tol_t = (atol + rtol * min(abs(u), abs(b))) / max(gw, max(gl, gr))
+            if err <= tol_t:
+                if t + I >= T:
+                    return _invert(single, model, P, kp, kn, mpos, mode, u, b, uo, V, T - t, t, e, I, rtol, atol,
+                                   cap, sgn, lo, hi, npc)
+                t += I
+                e += El + Er
+                u = b
+                rest = abs(ulim - u)
+                if rest <= 0.0:
+                    return ulim, t, e, 1, npc
+                fac = 4.0 if err <= 0.0 else min(4.0, max(1.0, 0.8 * (tol_t / err) ** (1.0 / 11.0)))
+                h = h * fac
+                if h >= rest * (1.0 - 1e-12):
+                    h = rest
+                    b = ulim
+                else:
+                    b = u + sgn * h
+                Iw, Ew, gw, okw = _gl_piece(single, model, P, kp, kn, mpos, mode, u, b, uo, V, cap, sgn, lo, hi)
+                continue
+        if h < 1e-13:
+            break
+        h *= 0.5
+        b = m
+        Iw, Ew, gw, okw = Il, El, gl, okl
+    return u, t, e, -1, npc
+
+
+@njit(cache=True)
+def _invert(single, model, P, kp, kn, mpos, mode, a, b, uo, V, t_rem, t, e, I, rtol, atol, cap, sgn, lo, hi, npc):
+    """End state inside the accepted piece [a, b] (time I > t_rem): solve ∫_a^u du/|rate| = t_rem."""
+    h = abs(b - a)
+    sl = 0.0
+    sh = 1.0
+    s = min(max(t_rem / I, 0.0), 1.0)
+    es = 0.0
+    for it in range(40):
+        us = a + sgn * s * h
+        Fs, es, gm, ok = _gl_piece(single, model, P, kp, kn, mpos, mode, a, us, uo, V, cap, sgn, lo, hi)
+        r, p = _rate_c(single, model, P, kp, kn, mpos, mode, us, uo, V, cap, lo, hi)
+        r *= sgn
+        if not ok or not r > 0.0:
+            sh = s
+            sn = 0.5 * (sl + sh)
+        else:
+            F = Fs - t_rem
+            if F > 0.0:
+                sh = s
+            else:
+                sl = s
+            ds = -F * r / h
+            if abs(ds) * h <= 0.01 * (atol + rtol * abs(us)):
+                es += p / r * ds * h
+                s = min(max(s + ds, 0.0), 1.0)
+                break
+            sn = s + ds
+            if not (sl < sn < sh):
+                sn = 0.5 * (sl + sh)
+        if (sh - sl) * h <= 1e-3 * (atol + rtol * abs(us)):
+            s = sn
+            break
+        s = sn
+    return _clamp(a + sgn * s * h, lo, hi), t + t_rem, e + es, 0, npc + it + 1
 
 
 # ---------------------------------------------------------------------------
@@ -446,11 +598,80 @@ def advance2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2):
             d = a0 + (a1 - a0) * GL_X[q]
             e += GL_W[q] * d * pair_current(model, P, kp, kn, u1, u2, d)[0]
         return u1, u2, e * T, 0
+    if a0 == a1 and model != MODEL_YAKOPCIC and (f1 != f2) and max(abs(a1r), abs(a2r)) * T > MARCH_MIN_DU:
+        # constant voltage, one device moves: 1-D autonomous ODE, integrate in state space
+        mpos = f2  # the moving device is kp
+        um = u1 if mpos else u2
+        uo = u2 if mpos else u1
+        lom, him = (lo1, hi1) if mpos else (lo2, hi2)
+        r0 = a1r if mpos else a2r
+        sgn = 1.0 if r0 > 0.0 else -1.0
+        ulim = him if sgn > 0.0 else lom
+        so = s2 if mpos else s1
+        ue, te, ee, st, npc = _march(False, model, P, kp, kn, mpos, 0, um, uo, a0, T, rtol, atol, cap, ulim, sgn,
+                                     lom, him)
+        if st >= 0 and (so or _partner_frozen(model, P, kp, kn, mpos, ue, uo, a0, cap, lo1, hi1, lo2, hi2)):
+            if st == 1:
+                i_b = pair_current(model, P, kp, kn, ulim if mpos else uo, uo if mpos else ulim, a0)[0]
+                ee += a0 * i_b * (T - te)
+                ue = ulim
+            if mpos:
+                return ue, u2, ee, npc
+            return u1, ue, ee, npc
+        if st >= 0:
+            # the partner starts to move on the way: find where (its drive crosses its threshold),
+            # integrate the single mover up to there, then both together
+            ua = um
+            ub = ue
+            for it in range(60):
+                if abs(ub - ua) <= 1e-12:
+                    break
+                mid = 0.5 * (ua + ub)
+                if _partner_frozen(model, P, kp, kn, mpos, mid, uo, a0, cap, lo1, hi1, lo2, hi2):
+                    ua = mid
+                else:
+                    ub = mid
+            ue, te, ee, st, npc2 = _march(False, model, P, kp, kn, mpos, 0, um, uo, a0, T, rtol, atol, cap, ua, sgn,
+                                          lom, him)
+            if st == 1:
+                if mpos:
+                    u1 = ua
+                else:
+                    u2 = ua
+                n1, n2, e2, ns = _dp2(model, P, kp, kn, u1, u2, a0, a1, T - te, rtol, atol, cap, s1, s2,
+                                      lo1, hi1, lo2, hi2)
+                return n1, n2, ee + e2, npc + npc2 + ns
+    return _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1, lo2, hi2)
+
+
+@njit(cache=True)
+def _partner_frozen(model, P, kp, kn, mpos, um, uo, V, cap, lo1, hi1, lo2, hi2):
+    """Whether the non-moving device of a pair has zero rate (or is pushed outward at a bound)
+    with the moving one at state um, under constant voltage V."""
+    if mpos:
+        i, vp = pair_current(model, P, kp, kn, um, uo, V)
+        r = dudt(model, P, kn, uo, vp - V, -i, cap)
+        lo, hi = lo2, hi2
+    else:
+        i, vp = pair_current(model, P, kp, kn, uo, um, V)
+        r = dudt(model, P, kp, uo, vp, i, cap)
+        lo, hi = lo1, hi1
+    return r == 0.0 or (uo <= lo and r < 0.0) or (uo >= hi and r > 0.0)
+
+
+@njit(cache=True)
+def _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1, lo2, hi2):
+    """Dormand-Prince 5(4) for a series pair over one segment. Returns (u1, u2, energy, n_steps)."""
+    a1r, a2r, p0 = _deriv2(model, P, kp, kn, u1, u2, 0.0, a0, a1, cap, lo1, hi1, lo2, hi2)
+    if s1:
+        a1r = 0.0
+    if s2:
+        a2r = 0.0
     t = 0.0
     e = 0.0
     k1a, k1b, q1 = a1r, a2r, p0
     rmax = max(abs(k1a), abs(k1b))
-    h = 1.0 if rmax == 0.0 else min(1.0, 0.05 / (rmax * T))
+    h = 1.0 if rmax * T <= 0.05 else 0.05 / (rmax * T)
     nsteps = 0
     while t < 1.0 and nsteps < MAX_STEPS:
         if t + h > 1.0:
@@ -506,6 +727,31 @@ def advance2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2):
                 if s2:
                     k7b = 0.0
             k1a, k1b, q1 = k7a, k7b, q7
+            if a0 == a1 and model != MODEL_YAKOPCIC and t < 1.0:
+                # constant voltage: once one device is held (pinned at a bound or below threshold)
+                # finish the other in state space
+                g1 = k1a == 0.0 or (u1 <= lo1 and k1a < 0.0) or (u1 >= hi1 and k1a > 0.0)
+                g2 = k1b == 0.0 or (u2 <= lo2 and k1b < 0.0) or (u2 >= hi2 and k1b > 0.0)
+                if g1 != g2 and max(abs(k1a), abs(k1b)) * (1.0 - t) * T > MARCH_MIN_DU:
+                    mpos = g2
+                    um = u1 if mpos else u2
+                    uo = u2 if mpos else u1
+                    lom, him = (lo1, hi1) if mpos else (lo2, hi2)
+                    sgn = 1.0 if (k1a if mpos else k1b) > 0.0 else -1.0
+                    ulim = him if sgn > 0.0 else lom
+                    so = s2 if mpos else s1
+                    Tr = (1.0 - t) * T
+                    ue, te, ee, st, npc = _march(False, model, P, kp, kn, mpos, 0, um, uo, a0, Tr, rtol, atol, cap,
+                                                 ulim, sgn, lom, him)
+                    if st >= 0 and (so or _partner_frozen(model, P, kp, kn, mpos, ue, uo, a0, cap, lo1, hi1, lo2,
+                                                          hi2)):
+                        if st == 1:
+                            i_b = pair_current(model, P, kp, kn, ulim if mpos else uo, uo if mpos else ulim, a0)[0]
+                            ee += a0 * i_b * (Tr - te)
+                            ue = ulim
+                        if mpos:
+                            return ue, u2, e + ee, nsteps + npc
+                        return u1, ue, e + ee, nsteps + npc
             fac = 5.0 if ratio < 1e-4 else min(5.0, 0.9 * ratio ** -0.2)
             h = h * fac
         else:
