@@ -62,7 +62,7 @@ def _ipow(b, a):
     return b ** a
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def resistance(P, k, u):
     """Resistance (ohm) of resistive device k at normalised state u."""
     ron = P[k, P_RON]
@@ -72,7 +72,7 @@ def resistance(P, k, u):
     return ron * math.exp(math.log(roff / ron) * u)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def yak_current(P, k, u, v):
     """Current into mssim's + terminal of a Yakopcic device (paper's terminals flipped)."""
     x = 1.0 - u
@@ -81,7 +81,7 @@ def yak_current(P, k, u, v):
     return -a * x * math.sinh(P[k, Y_B] * vp)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def yak_voltage(P, k, u, i):
     """Inverse of :func:`yak_current` (voltage needed for current i); x floored at 1e-12."""
     x = max(1.0 - u, 1e-12)
@@ -90,21 +90,21 @@ def yak_voltage(P, k, u, i):
     return -math.asinh(ip / (a * x)) / P[k, Y_B]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def current_of(model, P, k, u, v):
     if model == MODEL_YAKOPCIC:
         return yak_current(P, k, u, v)
     return v / resistance(P, k, u)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def voltage_of(model, P, k, u, i):
     if model == MODEL_YAKOPCIC:
         return yak_voltage(P, k, u, i)
     return i * resistance(P, k, u)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _window(P, k, u, up):
     w = P[k, P_WIN]
     if w == WIN_NONE:
@@ -125,7 +125,7 @@ def _window(P, k, u, up):
     return math.exp(-math.exp(-(x - P[k, P_AON]) / P[k, P_WC]))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def dudt(model, P, k, u, v, i, cap):
     """Rate of the normalised state (1/s) for voltage v across and current i into +."""
     if model == MODEL_YAKOPCIC:
@@ -174,7 +174,7 @@ def _clamp(u, lo, hi):
     return u
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bounds(P, k):
     w = P[k, P_WIN]
     if w == WIN_JOGLEKAR or w == WIN_PRODROMAKIS:
@@ -184,7 +184,7 @@ def _bounds(P, k):
 
 # ---------------------------------------------------------------------------
 # single device: mode 0 = voltage drive, mode 1 = current drive
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _deriv1(model, P, k, mode, u, s, a0, a1, cap, lo, hi):
     """(du/dt, power) at fractional time s in [0, 1] of the segment."""
     uc = _clamp(u, lo, hi)
@@ -386,7 +386,7 @@ MAX_PIECES = 200
 MARCH_MIN_DU = 0.05   # below this initial |rate|·T a few Dormand-Prince steps are cheaper
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _rate_c(single, model, P, kp, kn, mpos, mode, u, uo, V, cap, lo, hi):
     """(rate, power) of the moving device at state u under the constant drive V, partner frozen at uo."""
     if single:
@@ -518,7 +518,7 @@ def _invert(single, model, P, kp, kn, mpos, mode, a, b, uo, V, t_rem, t, e, I, r
 
 # ---------------------------------------------------------------------------
 # series pair: current i into + of device kp and into - of device kn
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pair_current(model, P, kp, kn, up, un, v):
     """Current (A) through a series pair under total voltage v, and the voltage across kp."""
     if model != MODEL_YAKOPCIC:
@@ -553,7 +553,7 @@ def pair_current(model, P, kp, kn, up, un, v):
     return yak_current(P, kp, up, x), x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _deriv2(model, P, kp, kn, u1, u2, s, a0, a1, cap, lo1, hi1, lo2, hi2):
     u1c = _clamp(u1, lo1, hi1)
     u2c = _clamp(u2, lo2, hi2)
@@ -644,7 +644,7 @@ def advance2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2):
     return _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1, lo2, hi2)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _partner_frozen(model, P, kp, kn, mpos, um, uo, V, cap, lo1, hi1, lo2, hi2):
     """Whether the non-moving device of a pair has zero rate (or is pushed outward at a bound)
     with the moving one at state um, under constant voltage V."""
@@ -764,7 +764,7 @@ def _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1,
 
 # ---------------------------------------------------------------------------
 # array kernels
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _post(k, u_old, u_new, U, dU, flags, count, limit, stuck_u, switch_dx):
     """Store the new state, count switching events and apply endurance wear-out."""
     du = u_new - u_old
@@ -778,7 +778,7 @@ def _post(k, u_old, u_new, U, dU, flags, count, limit, stuck_u, switch_dx):
     U[k] = u_new
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol, cap,
                 energy):
     k = idx[j] if idx.size > 0 else j
@@ -800,7 +800,31 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
     return ns
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _below_thresholds_pair(model, P, kp, kn, u1, u2, a0, a1):
+    """R1 + R2 if neither TEAM/VTEAM device of a pair is driven past a threshold anywhere on the ramp
+    a0 -> a1 (states in bounds), else -1.0 (the caller then takes the general path)."""
+    r1 = resistance(P, kp, u1)
+    r2 = resistance(P, kn, u2)
+    R = r1 + r2
+    for q in range(2):
+        i = (a0 if q == 0 else a1) / R
+        if model == MODEL_TEAM:
+            d1 = i
+            d2 = -i
+        else:
+            d1 = i * r1
+            d2 = -i * r2
+        if d1 > P[kp, P_THUP] or d1 < P[kp, P_THDOWN] or d2 > P[kn, P_THUP] or d2 < P[kn, P_THDOWN]:
+            return -1.0
+    lo1, hi1 = _bounds(P, kp)
+    lo2, hi2 = _bounds(P, kn)
+    if not (lo1 <= u1 <= hi1 and lo2 <= u2 <= hi2):  # the general path clamps first
+        return -1.0
+    return R
+
+
+@njit(cache=True, inline="always")
 def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
               energy):
     kp = pos[j]
@@ -812,10 +836,18 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
         dU[kp] = 0.0
         dU[kn] = 0.0
         return 0
-    s1 = (flags[kp] & 1) != 0
-    s2 = (flags[kn] & 1) != 0
     o1 = U[kp]
     o2 = U[kn]
+    if model == MODEL_TEAM or model == MODEL_VTEAM:
+        # quick read path: both devices below their thresholds at both ends of the (monotone) ramp
+        R = _below_thresholds_pair(model, P, kp, kn, o1, o2, d0, d1)
+        if R > 0.0:
+            energy[j] = T * (d0 * d0 + d0 * d1 + d1 * d1) / (3.0 * R)
+            dU[kp] = 0.0
+            dU[kn] = 0.0
+            return 0
+    s1 = (flags[kp] & 1) != 0
+    s2 = (flags[kn] & 1) != 0
     n1, n2, e, ns = advance2(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, s1, s2)
     energy[j] = e
     if s1:
