@@ -72,7 +72,7 @@ def resistance(P, k, u):
     return ron * math.exp(math.log(roff / ron) * u)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def yak_current(P, k, u, v):
     """Current into mssim's + terminal of a Yakopcic device (paper's terminals flipped)."""
     x = 1.0 - u
@@ -81,7 +81,7 @@ def yak_current(P, k, u, v):
     return -a * x * math.sinh(P[k, Y_B] * vp)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def yak_voltage(P, k, u, i):
     """Inverse of :func:`yak_current` (voltage needed for current i); x floored at 1e-12."""
     x = max(1.0 - u, 1e-12)
@@ -90,21 +90,21 @@ def yak_voltage(P, k, u, i):
     return -math.asinh(ip / (a * x)) / P[k, Y_B]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def current_of(model, P, k, u, v):
     if model == MODEL_YAKOPCIC:
         return yak_current(P, k, u, v)
     return v / resistance(P, k, u)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def voltage_of(model, P, k, u, i):
     if model == MODEL_YAKOPCIC:
         return yak_voltage(P, k, u, i)
     return i * resistance(P, k, u)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _window(P, k, u, up):
     w = P[k, P_WIN]
     if w == WIN_NONE:
@@ -125,7 +125,7 @@ def _window(P, k, u, up):
     return math.exp(-math.exp(-(x - P[k, P_AON]) / P[k, P_WC]))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def dudt(model, P, k, u, v, i, cap):
     """Rate of the normalised state (1/s) for voltage v across and current i into +."""
     if model == MODEL_YAKOPCIC:
@@ -644,7 +644,7 @@ def advance2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2):
     return _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1, lo2, hi2)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _partner_frozen(model, P, kp, kn, mpos, um, uo, V, cap, lo1, hi1, lo2, hi2):
     """Whether the non-moving device of a pair has zero rate (or is pushed outward at a bound)
     with the moving one at state um, under constant voltage V."""
@@ -778,7 +778,7 @@ def _post(k, u_old, u_new, U, dU, flags, count, limit, stuck_u, switch_dx):
     U[k] = u_new
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol, cap,
                 energy):
     k = idx[j] if idx.size > 0 else j
@@ -824,7 +824,7 @@ def _below_thresholds_pair(model, P, kp, kn, u1, u2, a0, a1):
     return R
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
               energy):
     kp = pos[j]
