@@ -65,6 +65,15 @@ def _act(x, code, vsat):
 
 
 @njit(cache=True)
+def _clip(x, lo, hi):
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+@njit(cache=True)
 def _pole(y, p, tau, slew, lo, hi, h):
     """Exact single-pole step toward a constant target p (slew, then exponential; rails)."""
     if tau <= 0.0:
@@ -82,11 +91,7 @@ def _pole(y, p, tau, slew, lo, hi, h):
                 yn = p - s * band * math.exp(-(h - t1) / tau)
         else:
             yn = p - diff * math.exp(-h / tau)
-    if yn < lo:
-        yn = lo
-    elif yn > hi:
-        yn = hi
-    return yn
+    return _clip(yn, lo, hi)
 
 
 @njit(cache=True)
@@ -104,11 +109,7 @@ def _pole_lin(y, pa, pb, tau, slew, lo, hi, h):
         ok = abs((pa - y) / tau) <= slew and abs(p1 - c / tau * e) <= slew
         if not ok or yn < lo or yn > hi or y < lo or y > hi:
             return _pole(y, 0.5 * (pa + pb), tau, slew, lo, hi, h)
-    if yn < lo:
-        yn = lo
-    elif yn > hi:
-        yn = hi
-    return yn
+    return _clip(yn, lo, hi)
 
 
 @njit(cache=True)
@@ -141,17 +142,8 @@ def _static_j(y, po, n_out, act_c, vsat, sgn, d, k_sub, sub_gain, ng_sub, off_su
     acc = 0.0
     for j in range(n_out):
         o = _act(sgn * y[po + j], act_c, vsat)
-        e = k_sub * (sub_gain * (d[j] - o) + ng_sub * off_sub[j])
-        if e < lo:
-            e = lo
-        elif e > hi:
-            e = hi
-        sq = k_sq * e * e
-        if sq < lo:
-            sq = lo
-        elif sq > hi:
-            sq = hi
-        acc += sq
+        e = _clip(k_sub * (sub_gain * (d[j] - o) + ng_sub * off_sub[j]), lo, hi)
+        acc += _clip(k_sq * e * e, lo, hi)
     return k_sum * (0.5 * sum_gain * acc + ng_sum * off_sum)
 
 
@@ -228,11 +220,7 @@ def integrate(T, h_max, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng
             dd = abs(ysh - state[1])
             if dd > moved:
                 moved = dd
-        if ysh < sh_lo:
-            ysh = sh_lo
-        elif ysh > sh_hi:
-            ysh = sh_hi
-        state[1] = ysh
+        state[1] = _clip(ysh, sh_lo, sh_hi)
         t += h
         steps += 1
         # As the transient decays the targets straighten out (their curvature falls with the
@@ -247,12 +235,7 @@ def integrate(T, h_max, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng
             # settled: nothing moves any more except a held value's droop
             rest = T - t
             if holding and rest > 0.0 and droop != 0.0:
-                ysh = state[1] - droop * rest
-                if ysh < sh_lo:
-                    ysh = sh_lo
-                elif ysh > sh_hi:
-                    ysh = sh_hi
-                state[1] = ysh
+                state[1] = _clip(state[1] - droop * rest, sh_lo, sh_hi)
             break
     return steps
 
