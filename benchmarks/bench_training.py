@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_training.py [EPOCHS]``.
 
-1. Iris, 4-4-3, the same patterns, seeds and epochs: ``components.learning.wsp_train``
+1. Iris (scenarios/iris.toml), the same patterns, seeds and epochs: ``components.learning.wsp_train``
    (plain numpy, ideal weights) against mssim's event-level run of scenarios/iris.toml
    (TEAM-class devices, op-amp neurons with finite settling, S&H, comparator, PWM, write
    pulses with edges, every duration timed).  Prints both wall times and the ratio.
@@ -36,7 +36,7 @@ def iris(epochs: int) -> None:
                     clip_perturbed=False)
     t_ref = time.perf_counter() - t
     n = res.metrics["patterns"]
-    print(f"Iris 4-4-3, {epochs} epochs, {n} pattern updates")
+    print(f"Iris {'-'.join(map(str, run.sizes))}, {epochs} epochs, {n} pattern updates")
     print(f"  numpy WSP reference : {t_ref:8.3f} s  ({n / t_ref:10,.0f} patterns/s), train acc {ref.train_accuracy[-1]:.3f}")
     print(f"  mssim event-level   : {t_chip:8.3f} s  ({n / t_chip:10,.0f} patterns/s), train acc {res.metrics['train_accuracy']:.3f}")
     print(f"  ratio mssim / numpy : {t_chip / t_ref:8.1f}x   (simulated hardware time {res.metrics['sim_time_s'] * 1e3:.2f} ms)")

@@ -427,3 +427,4 @@ def _set_resistance(arr: Any, idx: np.ndarray, r: np.ndarray) -> None:
     new = arr.U[idx].copy()
     arr.U[:] = keep
     arr.U[idx] = new
+    arr.touch()

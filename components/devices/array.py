@@ -71,6 +71,10 @@ class DeviceArray:
         self.run_rng = run_rng
         self.P = spread_rows(params, self.n, build_rng)
         self.U = np.empty(self.n)
+        #: Incremented whenever a method may have changed ``U`` or ``flags``; caches built on
+        #: the states (a crossbar's conductance matrix) compare it.  Code that writes ``U`` or
+        #: ``flags`` directly must call :meth:`touch` afterwards.
+        self.version = 0
         self.dU = np.zeros(self.n)
         self.flags = np.zeros(self.n, dtype=np.uint8)
         self.switch_count = np.zeros(self.n, dtype=np.int64)
@@ -107,6 +111,7 @@ class DeviceArray:
         if np.any(~np.isfinite(u)) or np.any(u < -1e-12) or np.any(u > 1 + 1e-12):
             raise ConfigError(f"DeviceArray.x0: states must lie within [{lo}, {hi}] (got {np.asarray(value)!r})")
         self.U[:] = np.clip(u, 0.0, 1.0)
+        self.version += 1
 
     @property
     def u(self) -> np.ndarray:
@@ -132,6 +137,11 @@ class DeviceArray:
             raise ConfigError(f"DeviceArray.r0: resistance outside the device range (got {np.asarray(r)!r}); "
                               "use a value between r_on and r_off")
         self.U[:] = np.clip(u, 0.0, 1.0)
+        self.version += 1
+
+    def touch(self) -> None:
+        """Declare that ``U`` or ``flags`` were written directly (invalidates state caches)."""
+        self.version += 1
 
     def resistance(self) -> np.ndarray:
         """Resistance (ohm) per device; Yakopcic: v_read / i(v_read).  Open devices read inf."""
@@ -186,6 +196,7 @@ class DeviceArray:
         fn = K.apply_single_par if m >= _PAR_MIN else K.apply_single
         fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
            self.params.switch_dx, idx, a0, a1, T, mode, self.rtol, self.atol, self.rate_cap, energy)
+        self.version += 1
         if self.params.dx_c2c > 0:
             self._c2c(idx if idx.size else None)
         return energy
@@ -225,6 +236,7 @@ class DeviceArray:
         fn = K.apply_pairs_par if m >= _PAR_MIN // 2 else K.apply_pairs
         fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
            self.params.switch_dx, pos, neg, a0, a1, T, self.rtol, self.atol, self.rate_cap, energy)
+        self.version += 1
         if self.params.dx_c2c > 0:
             self._c2c(np.concatenate([pos, neg]))
         return energy
@@ -237,6 +249,7 @@ class DeviceArray:
         u = self.U[sel] + du * self.params.dx_c2c * noise
         stuck = (self.flags[sel] & 3) != 0
         self.U[sel] = np.where(stuck, self.U[sel], np.clip(u, 0.0, 1.0))
+        self.version += 1
 
     def idle(self, duration_s) -> None:
         """Let ``duration_s`` pass at 0 V: retention drift u -> target + (u - target)·exp(-t/tau)."""
@@ -248,6 +261,7 @@ class DeviceArray:
         tgt = self.params.retention_target
         live = (self.flags & 3) == 0
         self.U[live] = tgt + (self.U[live] - tgt) * f
+        self.version += 1
 
     # ------------------------------------------------------------------ faults
     @property
@@ -280,14 +294,17 @@ class DeviceArray:
                 raise ConfigError(f"DeviceArray.set_stuck: state outside the device bounds (got {state!r})")
             self.U[idx] = u
         self.flags[idx] |= FLAG_STUCK
+        self.version += 1
 
     def set_open(self, index) -> None:
         """Make devices open circuits (zero current, infinite resistance)."""
         self.flags[self._index(index)] |= FLAG_OPEN
+        self.version += 1
 
     def clear_faults(self, index=None) -> None:
         """Remove stuck/open flags (does not reset switch counts)."""
         self.flags[self._index(index) if index is not None else slice(None)] = 0
+        self.version += 1
 
     def check_finite(self) -> None:
         """Raise SimulationError if any state is NaN (for per-phase checks)."""

@@ -208,8 +208,9 @@ class CrossbarLayer(AnalogBlock):
         """(g, G, g_src) for the present device states, cached until a state or fault flag changes."""
         arr = self._need_devices()
         key = self._cache_key
-        # Compare with the live arrays (no copies): this check runs on every read.
-        if key is not None and np.array_equal(key[0], arr.U) and np.array_equal(key[1], arr.flags):
+        # The device array's version changes with every state or fault update (this runs on
+        # every read, so no array comparison here).
+        if key is not None and key[0] is arr and key[1] == arr.version:
             return self._cache
         g = self._conductances()
         sp_ = self.synapse_params
@@ -225,7 +226,7 @@ class CrossbarLayer(AnalogBlock):
             # dG/dw is the unit's Norton conductance (1/R_in when buffered).
             G = G + self._perturbation * usrc
         self._cache = (g, G, gsrc)
-        self._cache_key = (arr.U.copy(), arr.flags.copy())
+        self._cache_key = (arr, arr.version)
         return self._cache
 
     def resistances(self) -> tuple[np.ndarray, ...]:
