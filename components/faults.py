@@ -66,7 +66,6 @@ Faults persist to the end of the run.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import numpy as np

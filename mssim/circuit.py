@@ -17,7 +17,7 @@ references; the graph is never consulted in the hot path.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -25,7 +25,7 @@ from mssim.errors import ConfigError
 from mssim.units import parse_quantity
 
 from .array import DeviceArray
-from .params import MODELS, PRESETS, preset
+from .params import MODELS, preset
 
 POINTS_PER_CYCLE = 400
 _STRING_FIELDS = {"iv", "window", "endurance_stuck"}

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mssim.errors import ConfigError
-from mssim.scenario import ScenarioError, format_validation_error, load_scenario
+from mssim.scenario import format_validation_error, load_scenario
 from mssim.units import parse_quantity, to_ticks
 
 
@@ -218,7 +218,7 @@ class FaultConfig(_Section):
         if k == "drop_pulse" and self.rate is not None and self.per == "pulse" and self.rate > 1:
             raise ValueError(f"a per-pulse drop rate is a probability; must not exceed 1 (got {self.rate})")
         if k in DEVICE_FAULTS[:3] + NEURON_FAULTS and self.rate is None and not picks and k != "opamp_offset":
-            raise ValueError(f"say where: devices/neurons = [...] with layer, fraction, count, or a rate")
+            raise ValueError("say where: devices/neurons = [...] with layer, fraction, count, or a rate")
         if self.rate is not None and (self.fraction is not None or self.count is not None):
             raise ValueError("with a rate, the faulty devices are drawn as time passes; drop fraction/count")
         if k in DEVICE_FAULTS[:3] + NEURON_FAULTS and self.rate is not None and self.per == "pulse" and self.rate > 1:

@@ -40,8 +40,8 @@ from typing import Any, Callable
 import numpy as np
 
 from mssim import BuildContext, Component, Port
-from mssim.errors import ConfigError, SimulationError
-from mssim.units import TICK, to_seconds
+from mssim.errors import ConfigError
+from mssim.units import TICK
 
 from ..errorcircuits import PWM, PWMParams
 from ..synapses import WEIGHT_INCREASING_POLARITY as WIP
@@ -137,8 +137,6 @@ class Controller(Component):
         sign_rng = ctx.run_rng("perturbation")
         self.signs = LFSRSigns(sign_rng, self.n_weights) if self.cfg.signs == "lfsr" else StreamSigns(sign_rng, self.n_weights)
         self.rwc_rng = ctx.sim.seeds.run_stream("rwc", "signs")
-        # Preallocated row-voltage buffer: inputs then the bias line.
-        self._xbuf_bias = self.cfg.v_read
 
     # -- small actions -----------------------------------------------------------------
     def _set_phase(self, name: str) -> None:
@@ -220,13 +218,12 @@ class Controller(Component):
     def width_for(self, dw: float, kappa: float) -> int:
         """Ticks of flat top that move a weight by ``dw`` at rate ``kappa`` (clock-quantised)."""
         secs = abs(dw) / kappa
-        clk = self.pwm._clk
+        clk = self.pwm.params.clock_ticks
         q = int(math.floor(secs / (clk * TICK) + 0.5)) * clk
-        return min(q, self.pwm._tmax)
+        return min(q, self.pwm.params.t_max_ticks)
 
     # -- the process -------------------------------------------------------------------
     def run(self, ctx: BuildContext):
-        env = ctx.env
         cfg = self.cfg
         task = self.task
         n_train = task.x_train.shape[0]

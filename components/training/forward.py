@@ -378,8 +378,9 @@ class ForwardChain:
         h_max = T if math.isinf(tmin) else tmin / self.substeps_per_tau
         chip = self.chip
         I0 = np.asarray(chip.sim.net("xbar0.out").segment[3], dtype=float)
-        off = np.concatenate([nl.offset for nl in chip.neurons]) if self.L > 1 else np.asarray(chip.neurons[0].offset, float)
-        stuck = np.concatenate([nl.stuck_y for nl in chip.neurons]) if self.L > 1 else np.asarray(chip.neurons[0].stuck_y, float)
+        # read each call: faults may change offsets and stuck outputs between events
+        off = np.concatenate([nl.offset for nl in chip.neurons])
+        stuck = np.concatenate([nl.stuck_y for nl in chip.neurons])
         d = np.asarray(chip.sim.net("controller.target").segment[3], dtype=float)
         self.steps += integrate(T, h_max, self.n_l, self.n_in_l, self.y_off, self.G, self.G_off, self.writing, I0,
                                 self.y, self.k, self.tau, self.ng, off, stuck, self.rf, self.slew, self.lo, self.hi,
