@@ -39,7 +39,7 @@ class ResistorColumns(Component):
             t0, v0, t1, v1 = vin.segment
             now = env.now
             if t1 > now:
-                io._change(now, self.W @ vin.value(now), t1, self.W @ v1)
+                io.drive(self.W @ vin.value(now), self.W @ v1, t1 - now)
             else:
                 io.set(self.W @ v1)
 

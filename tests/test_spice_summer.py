@@ -10,44 +10,16 @@ import pytest
 from components.neurons import NeuronLayer, NeuronParams
 from components.opamp import OpAmpParams
 from components.spice import find_ngspice, pwl, run_transient
-from mssim import Circuit, Component, Port
+from mssim import Circuit
 from mssim.stimulus import PWLSource
 from mssim.units import to_ticks
+from tests.test_neurons import ResistorColumns
 
 R1, R2, RF = 10e3, 20e3, 10e3
 A0 = 1e5
 V_IN = (1.5, 1.0)          # -> ideal output -(1.5 + 0.5) = -2 V
 T_STEP, T_RISE = 10e-9, 1e-9
 FULL_SCALE = 5.0           # +-5 V rails
-
-
-class ResistorColumns(Component):
-    """I = W @ v, constant G_src; forwards ramps as ramps (it is linear)."""
-
-    def __init__(self, name, W, g):
-        super().__init__(name)
-        self.W = np.atleast_2d(np.asarray(W, float))
-        self.gv = np.asarray(g, float)
-
-    def ports(self):
-        n, m = self.W.shape
-        return [Port("in", "voltage", m, "in"), Port("i", "current", n, "out"), Port("g", "signal", n, "out")]
-
-    def build(self, ctx):
-        super().build(ctx)
-        vin, io, g = ctx.net("in"), ctx.net("i"), ctx.net("g")
-        env = ctx.env
-
-        def forward(_n):
-            t0, v0, t1, v1 = vin.segment
-            if t1 > env.now:
-                io._change(env.now, self.W @ vin.value(env.now), t1, self.W @ v1)
-            else:
-                io.set(self.W @ v1)
-
-        vin.on_after_change(forward)
-        g.set(self.gv)
-        forward(None)
 
 
 def spice_summer(gbw, tstop):
