@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from mssim.component import BuildContext, Port
+from mssim.component import BuildContext, Component, Port
 from mssim.errors import ConfigError, SimulationError, field_error
 from mssim.units import TICK, TICKS_PER_SECOND, mV, quantize_ticks, to_ticks, us
 
@@ -107,8 +107,10 @@ class ErrorCircuit(SinglePoleBlock):
     ``2n + 1`` amplifiers (load currents are not modelled here).
     """
 
-    def __init__(self, name: str, n: int, params: ErrorCircuitParams | None = None) -> None:
+    def __init__(self, name: str, n: int, params: ErrorCircuitParams | None = None, *, driver=None) -> None:
         super().__init__(name)
+        self.driver = driver
+        self.lazy = driver is not None
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise field_error("ErrorCircuit", "n", "must be a positive integer", n)
         params = ErrorCircuitParams() if params is None else params
@@ -199,6 +201,15 @@ class ErrorCircuit(SinglePoleBlock):
         return min(ends) if ends else None
 
     # -- public API ---------------------------------------------------------------
+    def engine_params(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ep, offset_sub)`` for :mod:`components.engine`: ``ep`` = [k_sub, sub_gain, NG_sub, k_sq,
+        k_sum, sum_gain, NG_sum, offset_sum, tau, slew, rail-, rail+] (the model of :meth:`_static`)."""
+        p = self.params
+        ep = np.array([self._k_sub, p.sub_gain, self._ng_sub, p.k_sq, self._k_sum, p.sum_gain, self._ng_sum,
+                       self.offset_sum, float(self._tau[0]), float(self._slew), float(self._lo), float(self._hi)],
+                      dtype=float)
+        return ep, np.asarray(self.offset_sub, dtype=float)
+
     @property
     def tau(self) -> float:
         """Lumped time constant of the J output (s)."""
@@ -286,8 +297,10 @@ class SampleHold(SinglePoleBlock):
     out : voltage, 1, output.
     """
 
-    def __init__(self, name: str, params: SampleHoldParams | None = None) -> None:
+    def __init__(self, name: str, params: SampleHoldParams | None = None, *, driver=None) -> None:
         super().__init__(name)
+        self.driver = driver
+        self.lazy = driver is not None
         params = SampleHoldParams() if params is None else params
         if not isinstance(params, SampleHoldParams):
             raise field_error("SampleHold", "params", "must be a SampleHoldParams", params)
@@ -369,6 +382,11 @@ class SampleHold(SinglePoleBlock):
             ev.callbacks.append(lambda _e, v=version: v == self._version and self._emit())
 
     # -- public API -----------------------------------------------------------------
+    def engine_params(self) -> np.ndarray:
+        """[tau_acq (0 = instant), droop (V/s), rail-, rail+] for :mod:`components.engine`."""
+        p = self.params
+        return np.array([p.tau_acq if p.t_acq > 0 else 0.0, p.droop, float(self._lo), float(self._hi)])
+
     def sample(self) -> float:
         """Hold now; returns the held output (V), including acquisition residue,
         pedestal and offset."""
@@ -419,8 +437,12 @@ class ComparatorParams:
         check_nonneg(o, "e_decision", self.e_decision)
 
 
-class Comparator:
+class Comparator(Component):
     """``compare(a, b) -> +1 or -1`` with offset, hysteresis and noise.
+
+    A netlist block (ports ``a``, ``b`` in, ``out`` digital out: the last decision) that also
+    works on its own.  Its controller calls :meth:`compare` at the decision instant with the
+    values on ``a`` and ``b``.
 
     Parameters
     ----------
@@ -431,7 +453,11 @@ class Comparator:
         Needed if ``noise_c2c > 0`` (use ``ctx.run_rng("comparator")``).
     """
 
-    def __init__(self, params: ComparatorParams | None = None, *, build_rng=None, run_rng=None) -> None:
+    feedthrough = False
+
+    def __init__(self, params: ComparatorParams | None = None, *, build_rng=None, run_rng=None,
+                 name: str = "comparator") -> None:
+        super().__init__(name)
         params = ComparatorParams() if params is None else params
         if not isinstance(params, ComparatorParams):
             raise field_error("Comparator", "params", "must be a ComparatorParams", params)
@@ -458,7 +484,18 @@ class Comparator:
         self.state = 1 if x > thr else -1
         self.n_decisions += 1
         self.energy_j += p.e_decision
+        if self._out is not None:
+            self._out.set(float(self.state))
         return self.state
+
+    _out = None
+
+    def ports(self) -> list[Port]:
+        return [Port("a", "voltage", 1, "in"), Port("b", "voltage", 1, "in"), Port("out", "digital", 1, "out")]
+
+    def build(self, ctx: BuildContext) -> None:
+        super().build(ctx)
+        self._out = ctx.net("out")
 
 
 # ---------------------------------------------------------------------------
@@ -520,10 +557,20 @@ class PWMParams:
         return to_ticks(float(self.t_max), name="PWMParams.t_max") // clk * clk
 
 
-class PWM:
-    """Turns ``|delta_v|`` into a pulse width (see :class:`PWMParams`)."""
+class PWM(Component):
+    """Turns ``|delta_v|`` into a pulse width (see :class:`PWMParams`).
 
-    def __init__(self, params: PWMParams | None = None) -> None:
+    A netlist block (ports ``a``, ``b`` in, ``width`` signal out: the last width in seconds) that
+    also works on its own; its controller calls :meth:`width_ticks` with ``a - b`` at the decision
+    instant.  :meth:`quantise` is the one clock rule of the chip: every pulse width the controller
+    computes goes through it.
+    """
+
+    feedthrough = False
+    _out = None
+
+    def __init__(self, params: PWMParams | None = None, *, name: str = "pwm") -> None:
+        super().__init__(name)
         params = PWMParams() if params is None else params
         if not isinstance(params, PWMParams):
             raise field_error("PWM", "params", "must be a PWMParams", params)
@@ -548,9 +595,24 @@ class PWM:
             raise SimulationError(f"PWM.width_ticks: delta_v must be finite (got {delta_v!r})")
         self.n_conversions += 1
         self.energy_j += self.params.e_conversion
-        q = min(quantize_ticks(w, self._clk, self.params.rounding), self._tmax)
-        if w == 0:
+        q = self.quantise(w)
+        if self._out is not None:
+            self._out.set(q * TICK)
+        return q
+
+    def quantise(self, seconds: float) -> int:
+        """Ticks for a wanted width: the clock rule (``rounding``), at most ``t_max``; a non-zero
+        width under ``t_min`` becomes 0 (``"zero"``) or ``t_min`` (``"min"``)."""
+        if seconds == 0:
             return 0
+        q = min(quantize_ticks(seconds, self._clk, self.params.rounding), self._tmax)
         if q < self._tmin:
             return self._tmin if self.params.below_min == "min" else 0
         return q
+
+    def ports(self) -> list[Port]:
+        return [Port("a", "voltage", 1, "in"), Port("b", "voltage", 1, "in"), Port("width", "signal", 1, "out")]
+
+    def build(self, ctx: BuildContext) -> None:
+        super().build(ctx)
+        self._out = ctx.net("width")

@@ -197,12 +197,12 @@ class FaultInjector:
                       pulses=c.pulses)
         elif k == "jitter":
             w = self.chip.writer
-            w.params = w.params.with_values(jitter_c2c=float(c.value))
+            w.set_jitter(float(c.value))
             self._log(f, cause, value=c.value)
         elif k == "amplitude":
             if c.std:
                 w = self.chip.writer
-                w.params = w.params.with_values(amplitude_c2c=float(c.std))
+                w.set_amplitude_spread(float(c.std))
             self._log(f, cause, value=c.value, std=c.std, pulses=c.pulses)
 
     # ------------------------------------------------------------------ choosing locations
@@ -210,7 +210,7 @@ class FaultInjector:
         """Units of ``layer`` this fault may still hit (not yet hit; devices: not stuck or open)."""
         ok = ~f.hit.get(layer, np.zeros(self._size(f, layer), dtype=bool))
         if f.kind in _DEVICE:
-            ok &= self.chip.crossbars[layer].device_array.flags == 0
+            ok &= self.chip.crossbars[layer].device_array.faults == 0
         return np.flatnonzero(ok)
 
     def _choose(self, f: _Fault) -> dict[int, np.ndarray]:
@@ -245,26 +245,18 @@ class FaultInjector:
             return
         k, now = f.kind, self.env.now
         if k in _DEVICE:
+            # the crossbar's fault methods bring the chip up to now under the old states first
             xb = self.chip.crossbars[layer]
-            xb._sync()  # bring the devices to now under the old states before changing them
-            arr = xb.device_array
             if k == "open":
-                arr.set_open(idx)
+                xb.set_open(idx)
             else:
-                arr.set_stuck(idx, "on" if k == "stuck_on" else "off")
-            _republish(xb)
+                xb.set_stuck(idx, "on" if k == "stuck_on" else "off")
         else:
             nl = self.chip.neurons[layer]
-            fwd = getattr(self.run, "fwd", None)
-            if fwd is not None:  # the fused analog chain: integrate up to now under the old offsets/outputs
-                fwd.advance_to(now)
-            nl.advance_to(now)
             if k == "opamp_offset":
-                nl.offset[idx] += float(f.cfg.value)
+                nl.add_offset(idx, float(f.cfg.value))
             else:
-                _honour_stuck_outputs(nl)
-                nl.stuck_y[idx] = float(f.cfg.value)
-            nl._emit()  # repost the output segment from the changed amplifier (SinglePoleBlock's event step)
+                nl.stick_output(idx, float(f.cfg.value))
         if layer in f.hit:
             f.hit[layer][idx] = True
         self._log(f, cause, layer=layer, idx=idx, value=f.cfg.value)
@@ -333,15 +325,11 @@ class FaultInjector:
             yield self.env.timeout(p_ticks)
             for l, idx in f.drift_targets.items():
                 xb = self.chip.crossbars[l]
-                arr = xb.device_array
-                live = idx[arr.flags[idx] == 0]
+                live = idx[xb.device_array.faults[idx] == 0]
                 if not len(live):
                     continue
-                xb._sync()
                 lo, hi = bounds[l]
-                r = arr.resistance()[live] * factor[l][live]
-                _set_resistance(arr, live, np.clip(r, lo[live], hi[live]))
-                _republish(xb)
+                xb.scale_resistance(live, factor[l][live], lo[live], hi[live])
 
     def _on_pulse(self, kind: str, width_ticks: int, amplitude: float):
         """Controller pulse filter: per-pulse failure rates, dropped pulses, amplitude errors."""
@@ -371,59 +359,6 @@ class FaultInjector:
 
 
 # ---------------------------------------------------------------------- helpers
-def _republish(xb: Any) -> None:
-    """Make a crossbar drive its outputs from its (changed) device states now.
-
-    ``set_perturbation`` with the present perturbation is the crossbar's public
-    way to invalidate its state cache and republish its output nets (deferred to
-    the end of a write pulse if one is playing)."""
-    xb.set_perturbation(xb._perturbation)
-
-
-def _honour_stuck_outputs(nl: Any) -> None:
-    """Let a neuron layer's posted output follow ``stuck_y`` during the event-level run.
-
-    ``NeuronLayer.transfer`` (settled inference) already honours ``stuck_y``; the
-    output the block posts on its net goes through ``_map``, so wrap it once for this
-    layer instance (its internal state keeps evolving, the pin is stuck)."""
-    # NeuronLayer._map and .read apply ``stuck_y`` themselves; nothing to install.
-    return
-
-
 def _resistance_bounds(arr: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Per-device (low, high) resistance at the state bounds (u = 0 and 1; where u = 1 is an open
-    circuit, as for Yakopcic, u = 0.99 as the crossbar uses)."""
-    a = _with_u(arr, 0.0)
-    b = _with_u(arr, 1.0)
-    if not np.all(np.isfinite(b)):
-        b = np.where(np.isfinite(b), b, _with_u(arr, 0.99))
-    return np.minimum(a, b), np.maximum(a, b)
-
-
-def _with_u(arr: Any, u: float) -> np.ndarray:
-    keep = arr.U.copy()
-    try:
-        arr.U[:] = u
-        flags = arr.flags.copy()
-        arr.flags[:] = 0
-        r = arr.resistance()
-        arr.flags[:] = flags
-    finally:
-        arr.U[:] = keep
-    return r
-
-
-def _set_resistance(arr: Any, idx: np.ndarray, r: np.ndarray) -> None:
-    """Set the states of devices ``idx`` so they read resistance ``r`` (others untouched).
-
-    Uses the array's own ``set_resistance`` (which sets every device) on a vector
-    holding each other device's low bound, then restores the others' states."""
-    keep = arr.U.copy()
-    lo = _with_u(arr, 0.0)
-    full = lo.copy()
-    full[idx] = r
-    arr.set_resistance(full)
-    new = arr.U[idx].copy()
-    arr.U[:] = keep
-    arr.U[idx] = new
-    arr.touch()
+    """Per-device (low, high) resistance over the state range (the device array's own bounds)."""
+    return arr.resistance_bounds()

@@ -149,8 +149,14 @@ class NeuronLayer(SinglePoleBlock):
     run ``"noise"`` (output noise per read, ``opamp.noise_c2c``).
     """
 
-    def __init__(self, name: str, n: int, params: NeuronParams | None = None) -> None:
+    def __init__(self, name: str, n: int, params: NeuronParams | None = None, *, driver=None) -> None:
         super().__init__(name)
+        #: An external integrator (the chip's :class:`~components.engine.AnalogEngine`) that owns
+        #: this layer's dynamics; the layer then only holds parameters, offsets and faults.
+        self.driver = driver
+        self.lazy = driver is not None
+        #: Bumped by every change of offsets or stuck outputs (the engine re-reads them then).
+        self.version = 0
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise field_error("NeuronLayer", "n", "must be a positive integer", n)
         if params is None:
@@ -268,13 +274,39 @@ class NeuronLayer(SinglePoleBlock):
         q = int_y * (1.0 - 1.0 / ng) / self.params.r_f - i_mid * dt / ng     # coulombs out of the output pin
         return float(np.sum(np.where(q > 0, q * op.supply_pos, q * op.supply_neg)))
 
+    # -- faults (public methods) ---------------------------------------------------------
+    def _before_change(self) -> None:
+        now = self.ctx.env.now
+        if self.driver is not None:
+            self.driver.advance_to(now)
+        else:
+            self.advance_to(now)
+
+    def add_offset(self, index, volts: float) -> None:
+        """Add ``volts`` to the input offset of neurons ``index``; takes effect now."""
+        self._before_change()
+        self.offset[np.asarray(index, dtype=np.int64)] += float(volts)
+        self.version += 1
+        self._emit()
+
+    def stick_output(self, index, volts: float) -> None:
+        """Pin the op-amp output of neurons ``index`` at ``volts`` (before the activation); now."""
+        self._before_change()
+        self.stuck_y[np.asarray(index, dtype=np.int64)] = float(volts)
+        self.version += 1
+        self._emit()
+
     # -- public API -------------------------------------------------------------------
     def tau(self) -> np.ndarray:
         """Closed-loop time constant of each neuron for the present ``G_src`` (s)."""
+        if self.driver is not None:
+            return self.driver.loop_constants(self)[1]
         return self._loop(self._g.segment[3])[1].copy()
 
     def noise_gain(self) -> np.ndarray:
         """``1 + R_f*G_src`` of each neuron for the present ``G_src``."""
+        if self.driver is not None:
+            return self.driver.loop_constants(self)[0]
         return self._loop(self._g.segment[3])[0].copy()
 
     def transfer(self, i_in, g_src=None) -> np.ndarray:

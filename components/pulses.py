@@ -158,6 +158,14 @@ class PulseGenerator(Component):
         self._rise = to_ticks(float(p.rise))
         self._fall = to_ticks(float(p.fall))
 
+    def set_jitter(self, rms_s: float) -> None:
+        """Edge-timing jitter (s rms, per edge) from now on (a pulse fault)."""
+        self.params = self.params.with_values(jitter_c2c=float(rms_s))
+
+    def set_amplitude_spread(self, rel_rms: float) -> None:
+        """Relative amplitude spread per pulse from now on (a pulse fault)."""
+        self.params = self.params.with_values(amplitude_c2c=float(rel_rms))
+
     def fire(self, width_ticks: int | None = None, amplitude: float | None = None, polarity=None):
         """Play one pulse now; returns the SimPy process (yield it to wait for the end).
 

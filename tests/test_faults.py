@@ -146,7 +146,7 @@ def test_opamp_faults_change_the_neurons():
     expect = nl1.params.activate(np.array([0.4]))[0] / nl1.params.v_sat
     out = run.chip.infer(run.task.x_train)
     assert np.allclose(out, expect)                                        # settled inference sees it
-    assert np.allclose(run.fwd.outputs(1), nl1.params.activate(np.array([0.4])))  # and so does training
+    assert np.allclose(run.engine.outputs(1), nl1.params.activate(np.array([0.4])))  # and so does training
 
 
 def test_dropped_pulses_and_amplitude_error():

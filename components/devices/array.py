@@ -118,10 +118,9 @@ class DeviceArray:
         """Normalised state (0 = ON bound, 1 = OFF bound); a view, do not modify."""
         return self.U
 
-    def set_resistance(self, r) -> None:
-        """Set states so that each device reads resistance ``r`` (ohm)."""
-        r = np.broadcast_to(np.asarray(r, dtype=float), (self.n,))
-        P = self.P
+    def _u_for(self, r: np.ndarray, rows) -> np.ndarray:
+        """Normalised states reading resistance ``r`` for the devices ``rows`` (validated)."""
+        P = self.P[rows]
         if self.model == MODEL_YAKOPCIC:
             # R = v/(a x sinh(b v)) -> x
             vr = self.params.v_read
@@ -136,7 +135,22 @@ class DeviceArray:
         if np.any(~np.isfinite(u)) or np.any(u < -1e-9) or np.any(u > 1 + 1e-9):
             raise ConfigError(f"DeviceArray.r0: resistance outside the device range (got {np.asarray(r)!r}); "
                               "use a value between r_on and r_off")
-        self.U[:] = np.clip(u, 0.0, 1.0)
+        return np.clip(u, 0.0, 1.0)
+
+    def set_resistance(self, r) -> None:
+        """Set states so that each device reads resistance ``r`` (ohm)."""
+        r = np.broadcast_to(np.asarray(r, dtype=float), (self.n,))
+        self.U[:] = self._u_for(r, slice(None))
+        self.version += 1
+
+    def set_resistance_at(self, index, r) -> None:
+        """Set the states of devices ``index`` so they read resistance ``r`` (ohm); stuck and open
+        devices among them, and all others, keep their states."""
+        idx = np.atleast_1d(self._index(index))
+        r = np.broadcast_to(np.asarray(r, dtype=float), idx.shape)
+        u = self._u_for(r, idx)
+        live = (self.flags[idx] & 3) == 0
+        self.U[idx] = np.where(live, u, self.U[idx])
         self.version += 1
 
     def touch(self) -> None:
@@ -148,6 +162,21 @@ class DeviceArray:
         out = np.empty(self.n)
         K.resistances(self.model, self.P, self.U, self.flags, self.params.v_read, out)
         return out
+
+    def resistance_at(self, u) -> np.ndarray:
+        """Resistance (ohm) each device would read at normalised state ``u`` (healthy, no fault),
+        without changing any state."""
+        U = np.broadcast_to(np.asarray(u, dtype=float), (self.n,)).copy()
+        out = np.empty(self.n)
+        K.resistances(self.model, self.P, U, np.zeros_like(self.flags), self.params.v_read, out)
+        return out
+
+    def resistance_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-device (low, high) resistance over the state range; where the state bound is an
+        open circuit (Yakopcic's x = 0) the high bound is taken at u = 0.99."""
+        a = self.resistance_at(0.0)
+        b = self.resistance_at(0.99 if self.model == MODEL_YAKOPCIC else 1.0)
+        return np.minimum(a, b), np.maximum(a, b)
 
     def conductance(self, read_noise: bool = False) -> np.ndarray:
         """Conductance (S) per device, optionally with relative read noise ``g_read_noise``."""

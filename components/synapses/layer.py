@@ -86,8 +86,14 @@ class CrossbarLayer(AnalogBlock):
     feedthrough = True
 
     def __init__(self, name: str, n_in: int, n_out: int, device_params: DeviceParams,
-                 synapse_params: SynapseParams | None = None, *, device_options: dict | None = None) -> None:
+                 synapse_params: SynapseParams | None = None, *, device_options: dict | None = None,
+                 driver=None) -> None:
         super().__init__(name)
+        #: An external integrator (the chip's :class:`~components.engine.AnalogEngine`) that owns this
+        #: layer's time: it applies the reads and writes; the layer's own net events stay off.
+        self.driver = driver
+        self._pert_version = 0
+        self._row_coeffs = None
         self.n_in = _posint("CrossbarLayer", "n_in", n_in)
         self.n_out = _posint("CrossbarLayer", "n_out", n_out)
         if not isinstance(device_params, DeviceParams):
@@ -128,6 +134,8 @@ class CrossbarLayer(AnalogBlock):
         """Create the devices (streams ``d2d``, ``init`` at build, ``c2c`` at run), subscribe, publish."""
         super().build(ctx)
         self._make_devices(ctx.build_rng, ctx.run_rng)
+        if self.driver is not None:
+            return  # the driver reads and writes the devices; no net events
         self._net_in, self._net_write, self._net_pol = ctx.net("in"), ctx.net("write"), ctx.net("polarity")
         self._net_out, self._net_g = ctx.net("out"), ctx.net("g")
         self._net_in.on_after_change(self._on_in)
@@ -183,8 +191,17 @@ class CrossbarLayer(AnalogBlock):
 
     def _sync(self) -> None:
         """In a running circuit, bring the devices up to now before a direct call changes them."""
-        if self._net_out is not None:
+        if self.driver is not None:
+            if self.ctx is not None:
+                self.driver.advance_to(self.ctx.env.now)
+                self.driver.flush_writes()
+        elif self._net_out is not None:
             self.advance_to(self.ctx.env.now)
+
+    def run(self, ctx):  # noqa: D102 - see the class docstring of run below
+        if self.driver is not None:
+            return
+        yield from self._run(ctx)
 
     def _need_devices(self):
         if self.device_array is None:
@@ -271,6 +288,7 @@ class CrossbarLayer(AnalogBlock):
                                   f"array (got shape {d.shape})")
             self._perturbation = d
         self._cache_key = None
+        self._pert_version += 1
         if self._net_out is not None and not self._writing:
             self._publish()
 
@@ -325,6 +343,147 @@ class CrossbarLayer(AnalogBlock):
             x_new[stuck] = x_old[stuck]
             arr.x = x_new
         if self._net_out is not None and not self._writing:
+            self._publish()
+
+    # ================================================================ engine interface
+    @property
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the layer's transfer may have changed (device states, faults,
+        perturbation): the engine re-reads :meth:`engine_read_state` only then."""
+        return (self._need_devices().version, self._pert_version)
+
+    def engine_read_state(self, read_noise: bool = False, perturbation: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``(G, g_src)``: transfer conductances (n_in, n_out) and source conductance per column
+        (S), with the layer's own electrical perturbation unless ``perturbation=False``, and a fresh
+        draw of the device read noise if ``read_noise``.  Read-only; do not modify."""
+        g, G, gsrc = self._state()
+        if (not perturbation or (read_noise and self.device_params.g_read_noise > 0)) and self._perturbation is not None:
+            G = G - self._perturbation * self.unit_source_conductance()
+        if read_noise and self.device_params.g_read_noise > 0:
+            G = self.effective_gain_matrix(read_noise=True)
+            if perturbation and self._perturbation is not None:
+                G = G + self._perturbation * self.unit_source_conductance()
+        return G, gsrc
+
+    def unit_source_conductance(self) -> np.ndarray:
+        """Norton conductance of each unit into its summing node (S), (n_in, n_out): an electrically
+        injected perturbation ``dW`` adds ``v_in·dW·usrc`` to the unit's output current."""
+        sp_ = self.synapse_params
+        return T.source_conductance(sp_.unit, self._state()[0], sp_.r_in, sp_.buffer)
+
+    def read_terms(self):
+        """``(Q, amax, amin, mode)`` for an external integrator that accounts reads itself: per-row
+        read power per volt² ``Q`` (W/V², exact for ideal lines), per-row extremes of the threshold
+        quantity per volt of row input (``None`` without thresholds), and ``mode``: 0 = reads never
+        move a device (read disturb off), 1 = they cannot unless a threshold is reached over the
+        row-voltage range, 2 = devices must be integrated (threshold-less model, or line
+        resistance): call :meth:`read_interval`."""
+        sp_ = self.synapse_params
+        if self._lines is not None:
+            return None, None, None, 2
+        Q, ext = self._coeffs()
+        if not sp_.read_disturb:
+            return Q, None, None, 0
+        if ext is None:
+            return Q, None, None, 2
+        return Q, ext[0], ext[1], 1
+
+    def _coeffs(self):
+        """Per-row read coefficients for the present states (ideal lines): power per volt² of each
+        row ``Q`` (W/V²), and the extremes over the row's devices of the threshold quantity
+        (device voltage, or current for TEAM) per volt of row input."""
+        arr = self._need_devices()
+        key = (arr.version,)
+        rc = self._row_coeffs
+        if rc is not None and rc[0] == key:
+            return rc[1]
+        g = self._state()[0]
+        sp_ = self.synapse_params
+        ones = np.ones(self.n_in)
+        dv = T.device_voltages(sp_.unit, g, ones, sp_.r_in, None, sp_.buffer)  # (k, n_in, n_out) per volt
+        q_dev = np.sum(g * dv * dv, axis=(0, 2))
+        q_load = T.load_power_rows(sp_.unit, g, sp_.r_in, self.g_ref, None, sp_.buffer)
+        Q = q_dev + q_load
+        th = self._thresholds
+        ext = None
+        if th is not None:
+            a = dv * g if th[2] else dv
+            ext = (a.max(axis=(0, 2)), a.min(axis=(0, 2)))
+        val = (Q, ext)
+        self._row_coeffs = (key, val)
+        return val
+
+    def read_interval(self, m1, m2, vmin, vmax, duration_s: float) -> float:
+        """Advance the devices through a read interval of ``duration_s`` seconds; returns the energy (J).
+
+        ``m1`` is the mean row voltage over the interval (n_in,); ``m2`` the mean of its square,
+        ``vmin``/``vmax`` its extremes (``None`` for all three: the row voltages were constant at
+        ``m1``).  With ideal lines the power is ``Σ_i Q_i·v_i²``, so the energy is exact from
+        ``m2``; devices that cannot move (TEAM/VTEAM below both thresholds over the whole range,
+        or reads that do not disturb) only idle.  Otherwise (threshold-less models, a threshold
+        reached, line resistance) the devices are integrated under the mean voltages.
+        """
+        T_ = float(duration_s)
+        if T_ <= 0.0:
+            return 0.0
+        arr = self._need_devices()
+        v = np.asarray(m1, dtype=float)
+        const = m2 is None
+        if not (v.any() or (not const and np.any(m2))):
+            arr.idle(T_)
+            return 0.0
+        sp_ = self.synapse_params
+        if self._lines is None:
+            Q, ext = self._coeffs()
+            quiet = not sp_.read_disturb
+            if not quiet and ext is not None:
+                up, dn, _ = self._thresholds
+                lo_v = v if const else np.asarray(vmin, dtype=float)
+                hi_v = v if const else np.asarray(vmax, dtype=float)
+                amax, amin = ext
+                top = np.maximum(np.maximum(amax * hi_v, amax * lo_v), np.maximum(amin * hi_v, amin * lo_v))
+                bot = np.minimum(np.minimum(amax * hi_v, amax * lo_v), np.minimum(amin * hi_v, amin * lo_v))
+                quiet = bool(np.all(top <= up) and np.all(bot >= dn))
+            if quiet:
+                e = T_ * float(np.dot(Q, v * v if const else m2))
+                arr.idle(T_)
+                self.energy_read_j += e
+                return e
+        return self._read_piece(v, v, T_)
+
+    def idle(self, duration_s: float) -> None:
+        """Let ``duration_s`` pass with no drive (retention drift only)."""
+        self._need_devices().idle(duration_s)
+
+    # ---------------------------------------------------------------- faults (public methods)
+    def set_stuck(self, index, state: str = "current") -> None:
+        """Freeze devices (flat indices into :attr:`device_array`) at ``"on"``, ``"off"`` or their
+        present state; takes effect now."""
+        self._sync()
+        self._need_devices().set_stuck(index, state)
+        self._changed()
+
+    def set_open(self, index) -> None:
+        """Make devices (flat indices) open circuits; takes effect now."""
+        self._sync()
+        self._need_devices().set_open(index)
+        self._changed()
+
+    def scale_resistance(self, index, factor, lo=None, hi=None) -> None:
+        """Multiply the resistance of devices ``index`` by ``factor`` (clipped to ``[lo, hi]``); stuck
+        and open devices keep theirs (drift).  Takes effect now."""
+        self._sync()
+        arr = self._need_devices()
+        idx = np.asarray(index, dtype=np.int64)
+        r = arr.resistance()[idx] * np.asarray(factor, dtype=float)
+        if lo is not None:
+            r = np.clip(r, lo, hi)
+        arr.set_resistance_at(idx, r)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._cache_key = None
+        if self.driver is None and self._net_out is not None and not self._writing:
             self._publish()
 
     # ================================================================ physics: reads
@@ -494,6 +653,18 @@ class CrossbarLayer(AnalogBlock):
             self._publish()
         return e
 
+    def write_pieces(self, pieces, polarity) -> float:
+        """Apply a whole write pulse, given as pieces ``(v0, v1, duration_s)`` in order, to every unit
+        with its own ``polarity`` (shape (n_in, n_out), +1/-1/0): the same physics as calling
+        :meth:`write` per piece, with the polarity handled once.  Returns the energy (J)."""
+        self._need_devices()
+        self._sync()
+        pol = self._polarity_array(polarity)
+        e = 0.0
+        for wa, wb, T_ in pieces:
+            e += self._write_piece(float(wa), float(wb), float(T_), pol)
+        return e
+
     def _write_piece(self, wa, wb, T_, pol) -> float:
         arr = self.device_array
         if T_ <= 0.0:
@@ -582,7 +753,7 @@ class CrossbarLayer(AnalogBlock):
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
 
-    def run(self, ctx):
+    def _run(self, ctx):
         """The layer's one process: ends a write whose last segment ramps to 0 V (no net change
         marks that moment)."""
         env = ctx.env
@@ -603,6 +774,8 @@ class CrossbarLayer(AnalogBlock):
 
     def advance(self, t_from: int, t_to: int) -> None:
         """Integrate the devices from ``t_from`` to ``t_to`` under the present ``in``/``write`` segments."""
+        if self.driver is not None:
+            return  # the driver applies reads and writes itself
         inn, wr = self._net_in, self._net_write
         cuts = {t_from, t_to}
         for net in (inn, wr):

@@ -124,6 +124,19 @@ def load_power(name: str, g: np.ndarray, v: np.ndarray, r_in: float, g_ref: floa
     return 0.0
 
 
+def load_power_rows(name: str, g: np.ndarray, r_in: float, g_ref: float, G: np.ndarray | None = None,
+                    buffered: bool = False) -> np.ndarray:
+    """Per-row coefficients ``c_i`` (W/V²) with :func:`load_power` ``= Σ_i c_i·v_i²`` (the non-device
+    power is a sum of per-row squares for every unit)."""
+    n_in = g.shape[1]
+    if name in ("pair", "bridge"):
+        G = gain(name, g, r_in, 0.0, buffered and name == "pair") if G is None else G
+        return np.sum(G * G, axis=1) * r_in
+    if name == "reference":
+        return np.full(n_in, g_ref)
+    return np.zeros(n_in)
+
+
 # ----------------------------------------------------------------------------- weights
 def weights(name: str, g: np.ndarray, g_lo: float, g_hi: float, g_ref: float) -> np.ndarray:
     """Normalised weight from the states (``g_lo``/``g_hi`` nominal OFF/ON conductances).

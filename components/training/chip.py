@@ -28,7 +28,8 @@ import numpy as np
 from mssim import BuildContext, Circuit, Component, Port
 from mssim.errors import ConfigError
 
-from ..errorcircuits import Comparator, ComparatorParams, ErrorCircuit, ErrorCircuitParams, SampleHold, SampleHoldParams
+from ..errorcircuits import (PWM, Comparator, ComparatorParams, ErrorCircuit, ErrorCircuitParams, PWMParams, SampleHold,
+                             SampleHoldParams)
 from ..neurons import NeuronLayer, NeuronParams
 from ..pulses import PulseGenerator, PulseParams
 from ..synapses import CrossbarLayer, SynapseParams
@@ -42,9 +43,11 @@ class Interlayer(Component):
     piecewise-linear segments exactly (same timing), so it adds no error.
     """
 
-    def __init__(self, name: str, n: int, scale: float, bias: float) -> None:
+    def __init__(self, name: str, n: int, scale: float, bias: float, *, driven: bool = False) -> None:
         super().__init__(name)
         self.n, self.scale, self.bias = int(n), float(scale), float(bias)
+        #: True when an engine integrates the chain (it applies :meth:`map` itself): no net events.
+        self.driven = driven
 
     def ports(self) -> list[Port]:
         return [Port("in", "voltage", self.n, "in"), Port("out", "voltage", self.n + 1, "out")]
@@ -58,6 +61,8 @@ class Interlayer(Component):
 
     def build(self, ctx: BuildContext) -> None:
         super().build(ctx)
+        if self.driven:
+            return
         inp, out, env = ctx.net("in"), ctx.net("out"), ctx.env
 
         def follow(net) -> None:
@@ -85,6 +90,7 @@ class ChipSpec:
     sh_params: SampleHoldParams
     comparator_params: ComparatorParams
     pulse_params: PulseParams
+    pwm_params: PWMParams = field(default_factory=PWMParams)
     w_init: np.ndarray | None = None  # flat initial weights (reference order); None = synapse init
     device_options: dict = field(default_factory=dict)
 
@@ -99,36 +105,58 @@ class ChipSpec:
 
 
 class Chip:
-    """A built chip: the circuit, the simulation and plain references to every block.
+    """A built chip: the circuit, the simulation, the analog engine and plain references to every block.
 
     Parameters
     ----------
     spec : ChipSpec
         What to build.
-    controller : Component
-        The controller block (it declares ports ``x``, ``target``, ``hold``,
-        ``pol0``..``pol{L-1}``); see :class:`~components.training.controller.Controller`.
+    make_controller : callable
+        ``make_controller(chip) -> Component``: builds the controller block, handing it this chip
+        (its interface: engine, comparator, PWM, writer, crossbars) at construction.  The block
+        declares ports ``x``, ``target``, ``hold``, ``pol0``..``pol{L-1}``, ``decision`` and
+        ``width``; see :class:`~components.training.controller.Controller`.
     seed, run_seed : int
         Root seeds (build streams: spread, offsets; run streams: noise, signs).
+
+    Notes
+    -----
+    Every analog block of the chip is driven by one :class:`~components.engine.AnalogEngine`
+    (``chip.engine``): the netlist shows the wiring, the engine integrates it.
     """
 
-    def __init__(self, spec: ChipSpec, controller: Component, seed: int, run_seed: int | None = None) -> None:
+    def __init__(self, spec: ChipSpec, make_controller, seed: int, run_seed: int | None = None) -> None:
+        from mssim.rng import SeedTree
+
+        from ..engine import AnalogEngine
+
         self.spec = spec
         sp = spec.synapse_params
         vs = spec.neuron_params.v_sat
         L = len(spec.sizes) - 1
+        self.engine = eng = AnalogEngine()
         c = Circuit("wsp_chip")
         self.circuit = c
-        self.controller = c.add(controller)
         self.writer = c.add(PulseGenerator("writer", spec.pulse_params))
         self.crossbars: list[CrossbarLayer] = []
         self.neurons: list[NeuronLayer] = []
         self.inter: list[Interlayer] = []
         for l, (n_in, n_out) in enumerate(spec.shapes):
-            xb = c.add(CrossbarLayer(f"xbar{l}", n_in, n_out, spec.device_params, sp, device_options=spec.device_options or None))
-            nl = c.add(NeuronLayer(f"neuron{l}", n_out, spec.neuron_params))
+            xb = c.add(CrossbarLayer(f"xbar{l}", n_in, n_out, spec.device_params, sp,
+                                     device_options=spec.device_options or None, driver=eng))
+            nl = c.add(NeuronLayer(f"neuron{l}", n_out, spec.neuron_params, driver=eng))
             self.crossbars.append(xb)
             self.neurons.append(nl)
+        n_out = spec.sizes[-1]
+        self.error = c.add(ErrorCircuit("error", n_out, spec.error_params, driver=eng))
+        self.sh = c.add(SampleHold("sh", spec.sh_params, driver=eng))
+        tree = SeedTree(seed, run_seed)  # the same streams the built simulation hands out
+        self.comparator = c.add(Comparator(spec.comparator_params,
+                                           build_rng=tree.build_stream("comparator", "offset"),
+                                           run_rng=tree.run_stream("comparator", "noise")))
+        self.pwm = c.add(PWM(spec.pwm_params))
+        self.controller = c.add(make_controller(self))
+        for l in range(L):
             c.connect(f"xbar{l}.out", f"neuron{l}.in")
             c.connect(f"xbar{l}.g", f"neuron{l}.g")
             c.connect("writer.out", f"xbar{l}.write")
@@ -138,26 +166,28 @@ class Chip:
             else:
                 c.connect(f"inter{l - 1}.out", f"xbar{l}.in")
             if l < L - 1:
-                it = c.add(Interlayer(f"inter{l}", n_out, sp.v_read / vs, sp.v_read))
+                it = c.add(Interlayer(f"inter{l}", spec.sizes[l + 1], sp.v_read / vs, sp.v_read, driven=True))
                 self.inter.append(it)
                 c.connect(f"neuron{l}.out", f"inter{l}.in")
-        n_out = spec.sizes[-1]
-        self.error = c.add(ErrorCircuit("error", n_out, spec.error_params))
-        self.sh = c.add(SampleHold("sh", spec.sh_params))
         c.connect(f"neuron{L - 1}.out", "error.out")
         c.connect("controller.target", "error.target")
         c.connect("error.j", "sh.in")
         c.connect("controller.hold", "sh.hold")
+        c.connect("error.j", "comparator.a")
+        c.connect("sh.out", "comparator.b")
+        c.connect("error.j", "pwm.a")
+        c.connect("sh.out", "pwm.b")
+        c.connect("comparator.out", "controller.decision")
+        c.connect("pwm.width", "controller.width")
         self.sim = c.build(seed=seed, run_seed=run_seed)
-        self.comparator = Comparator(spec.comparator_params,
-                                     build_rng=self.sim.seeds.build_stream("comparator", "offset"),
-                                     run_rng=self.sim.seeds.run_stream("comparator", "noise"))
         if spec.w_init is not None:
             self.set_weights_flat(spec.w_init)
+        eng.bind(self)
 
     # -- weights -------------------------------------------------------------------
     def weights(self) -> list[np.ndarray]:
         """Effective normalised weights per layer, shape ``(n_in + 1, n_out)``."""
+        self.engine.flush_writes()
         return [xb.weights() for xb in self.crossbars]
 
     def weights_flat(self) -> np.ndarray:
@@ -169,10 +199,12 @@ class Chip:
         flat = np.asarray(flat, dtype=float)
         k = 0
         for xb, (a, b) in zip(self.crossbars, self.spec.shapes):
+            if k + a * b > flat.size:
+                break
             xb.set_weights(flat[k : k + a * b].reshape(a, b))
             k += a * b
         if k != flat.size:
-            raise ConfigError(f"Chip.set_weights_flat: expected {k} weights, got {flat.size}")
+            raise ConfigError(f"Chip.set_weights_flat: expected {self.n_weights} weights, got {flat.size}")
 
     @property
     def n_weights(self) -> int:
@@ -190,28 +222,29 @@ class Chip:
     def infer(self, X: np.ndarray) -> np.ndarray:
         """Settled, noise-free outputs (normalised, ``o/v_sat``) for a batch of inputs.
 
-        This is the chip's DC transfer: each crossbar's present conductance matrix
-        (loading included) into each neuron layer's settled closed-loop response
-        (finite gain, offsets, rails, activation).  Used for per-epoch evaluation,
-        which is a measurement, not part of training.
+        The chip's DC transfer from the engine (:meth:`~components.engine.AnalogEngine.infer`):
+        each crossbar's present conductance matrix (loading included) into each neuron layer's
+        settled closed-loop response (finite gain, offsets, rails, stuck outputs, activation).
+        Used for per-epoch evaluation, which is a measurement, not part of training.
         """
-        sp = self.spec.synapse_params
-        vs = self.spec.neuron_params.v_sat
-        X = np.atleast_2d(np.asarray(X, dtype=float))
-        v = np.hstack([X * sp.v_read, np.full((X.shape[0], 1), sp.v_read)])
-        o = None
-        for l, (xb, nl) in enumerate(zip(self.crossbars, self.neurons)):
-            I = v @ xb.effective_gain_matrix()
-            o = nl.transfer(I, xb.column_conductance())
-            if l < len(self.crossbars) - 1:
-                v = np.hstack([o * (sp.v_read / vs), np.full((X.shape[0], 1), sp.v_read)])
-        return o / vs
+        return self.engine.infer(X)
 
     # -- energy ----------------------------------------------------------------------
+    def energy_breakdown(self) -> dict[str, float]:
+        """Energy drawn so far (J) by block: crossbar reads and writes, neurons (quiescent and
+        output-stage load), error circuit, sample-and-hold, comparator, PWM, write drivers."""
+        self.engine.advance_to(self.sim.env.now)
+        return {
+            "crossbar_read": float(sum(xb.energy_j.read for xb in self.crossbars) + self.engine.e_read.sum()),
+            "crossbar_write": float(sum(xb.energy_j.write for xb in self.crossbars)),
+            "neurons": float(sum(float(nl.energy_j) for nl in self.neurons) + self.engine.load_energy_j),
+            "error_circuit": float(self.error.energy_j),
+            "sample_hold": float(self.sh.energy_j),
+            "comparator": float(self.comparator.energy_j),
+            "pwm": float(self.pwm.energy_j),
+            "drivers": float(self.writer.energy_j),
+        }
+
     def energy_j(self) -> float:
         """Energy drawn so far by every block (J)."""
-        e = sum(xb.energy_j.total for xb in self.crossbars)
-        e += sum(float(nl.energy_j) for nl in self.neurons)
-        e += float(self.error.energy_j) + float(self.sh.energy_j) + float(self.writer.energy_j)
-        e += float(self.comparator.energy_j)
-        return e
+        return float(sum(self.energy_breakdown().values()))

@@ -43,7 +43,7 @@ from mssim import BuildContext, Component, Port
 from mssim.errors import ConfigError
 from mssim.units import TICK
 
-from ..errorcircuits import PWM, PWMParams
+from ..errorcircuits import PWMParams
 from ..synapses import WEIGHT_INCREASING_POLARITY as WIP
 from .signs import LFSRSigns, StreamSigns
 
@@ -79,16 +79,21 @@ class ControllerConfig:
 class Controller(Component):
     """The training controller block.
 
-    Ports (all outputs): ``x`` (row voltages of the first crossbar, bias line
-    last), ``target`` (target voltages for the error circuit), ``hold`` (the
-    sample-and-hold control), ``phase`` (a digital code of the step phase, for
-    waveforms), and ``pol0`` .. ``pol{L-1}`` (per-synapse write polarity bits).
+    Ports: outputs ``x`` (row voltages of the first crossbar, bias line last), ``target`` (target
+    voltages for the error circuit), ``hold`` (the sample-and-hold control), ``phase`` (a digital
+    code of the step phase, for waveforms) and ``pol0`` .. ``pol{L-1}`` (per-synapse write
+    polarity bits); inputs ``decision`` (the comparator) and ``width`` (the PWM).
+
+    The chip (:class:`~components.training.chip.Chip`) is handed over at construction; the
+    controller acts on its analog engine, comparator, PWM and write-pulse generator by calls at
+    the event instants.  The nets of its ports carry values only while a step is being recorded
+    (waveforms); the engine is the one integrator either way, so recording changes nothing.
     """
 
     feedthrough = False
     PHASES = {"idle": 0, "apply": 1, "sample_j0": 2, "perturb": 3, "sample_j1": 4, "update": 5, "gap": 6}
 
-    def __init__(self, cfg: ControllerConfig, task, *, on_epoch: Callable[[int], Any] | None = None,
+    def __init__(self, cfg: ControllerConfig, task, chip, *, on_epoch: Callable[[int], Any] | None = None,
                  on_pattern: Callable[[int], Any] | None = None) -> None:
         super().__init__("controller")
         if cfg.algorithm not in ("wsp", "serial_wp", "rwc"):
@@ -98,18 +103,19 @@ class Controller(Component):
                               "perturbation is not modelled)")
         self.cfg = cfg
         self.task = task
+        self.chip = chip
+        self.engine = chip.engine
         self.on_epoch = on_epoch
         self.on_pattern = on_pattern
-        self.chip = None  # set by the trainer after the chip is built
-        self.fwd = None  # the ForwardChain (lazy analog evaluation), set by the trainer
         self.shapes = [(cfg.sizes[l] + 1, cfg.sizes[l + 1]) for l in range(len(cfg.sizes) - 1)]
         self.n_weights = sum(a * b for a, b in self.shapes)
-        self.pwm = PWM(cfg.pwm)
+        self.pwm = chip.pwm
         self.patterns_done = 0
         self.update_pulses = 0
         self.pert_pulses = 0
         self.device_pulses = 0
         self.epoch = 0
+        self.start_epoch = 0
         self.finished = False
         self.stop_requested = False
         #: Called with the epoch number at the start of every epoch (fault injection, schedules).
@@ -118,21 +124,26 @@ class Controller(Component):
         #: drop the pulse, or ``(width_ticks, amplitude)`` to change it (pulse faults).
         self.pulse_filters: list[Callable[[str, int, float], tuple[int, float] | None]] = []
         self.dropped_pulses = 0
+        #: Update-pulse widths (ticks) of the present epoch, as the PWM chose them (0 = none).
+        self.widths: list[int] = []
+        self.recording = False
+        self._v = np.empty(cfg.sizes[0] + 1)
 
     def ports(self) -> list[Port]:
         n0, nL = self.cfg.sizes[0], self.cfg.sizes[-1]
         ps = [Port("x", "voltage", n0 + 1, "out"), Port("target", "voltage", nL, "out"),
-              Port("hold", "digital", 1, "out"), Port("phase", "digital", 1, "out")]
+              Port("hold", "digital", 1, "out"), Port("phase", "digital", 1, "out"),
+              Port("decision", "digital", 1, "in"), Port("width", "signal", 1, "in")]
         ps += [Port(f"pol{l}", "digital", a * b, "out") for l, (a, b) in enumerate(self.shapes)]
         return ps
 
     def build(self, ctx: BuildContext) -> None:
         super().build(ctx)
-        self._x = ctx.net("x")
-        self._target = ctx.net("target")
         self._hold = ctx.net("hold")
         self._phase = ctx.net("phase")
         self._pol = [ctx.net(f"pol{l}") for l in range(len(self.shapes))]
+        self._x = ctx.net("x")
+        self._target = ctx.net("target")
         self.order_rng = ctx.run_rng("order")
         sign_rng = ctx.run_rng("perturbation")
         self.signs = LFSRSigns(sign_rng, self.n_weights) if self.cfg.signs == "lfsr" else StreamSigns(sign_rng, self.n_weights)
@@ -140,36 +151,28 @@ class Controller(Component):
 
     # -- small actions -----------------------------------------------------------------
     def _set_phase(self, name: str) -> None:
-        self._phase.set(float(self.PHASES[name]))
+        if self.recording:
+            self._phase.set(float(self.PHASES[name]))
 
     def apply(self, x: np.ndarray, d: np.ndarray) -> None:
         """Drive the row voltages ``x·v_read`` (bias line at +v_read) and the target voltages ``d·v_sat``."""
         cfg = self.cfg
-        v = np.empty(cfg.sizes[0] + 1)
+        v = self._v
         np.multiply(x, cfg.v_read, out=v[:-1])
         v[-1] = cfg.v_read
-        self._x.set(v)
-        self._target.set(np.asarray(d, dtype=float) * cfg.v_sat)
+        dv = np.asarray(d, dtype=float) * cfg.v_sat
+        self.engine.set_inputs(v, dv)
+        if self.recording:
+            self._x.set(v.copy())
+            self._target.set(dv)
 
     def inject(self, delta_flat: np.ndarray | None) -> None:
         """Electrically inject a weight perturbation (flat, reference order) or remove it (``None``)."""
-        chip = self.chip
-        if delta_flat is None:
-            for xb in chip.crossbars:
-                xb.set_perturbation(None)
-            return
-        for xb, d in zip(chip.crossbars, chip.split(delta_flat)):
-            xb.set_perturbation(d)
+        self.engine.perturb(delta_flat)
 
-    def set_polarity(self, direction_flat: np.ndarray) -> None:
-        """Store per-synapse polarity bits: +1 in ``direction_flat`` means 'increase this weight'."""
-        k = 0
-        for net, (a, b) in zip(self._pol, self.shapes):
-            net.set(direction_flat[k : k + a * b] * WIP)
-            k += a * b
-
-    def pulse(self, width_ticks: int, amplitude: float, kind: str):
-        """Fire one global write pulse and wait until it (and its fall) is over."""
+    def pulse(self, width_ticks: int, amplitude: float, kind: str, direction_flat: np.ndarray):
+        """Fire one global write pulse (``direction_flat``: +1 = increase this weight, 0 = leave it)
+        and wait until it (and its fall) is over."""
         if width_ticks <= 0:
             return
         for f in self.pulse_filters:
@@ -181,46 +184,44 @@ class Controller(Component):
             width_ticks, amplitude = r
             if width_ticks <= 0:
                 return
+        pol = direction_flat * WIP
+        if self.recording:
+            k = 0
+            for net, (a, b) in zip(self._pol, self.shapes):
+                net.set(pol[k: k + a * b].copy())
+                k += a * b
+        self.engine.begin_write(pol)
         info = yield self.chip.writer.fire(width_ticks=int(width_ticks), amplitude=amplitude)
+        self.engine.end_write()
         if kind == "update":
             self.update_pulses += 1
         else:
             self.pert_pulses += 1
-        self.device_pulses += int(sum(np.count_nonzero(net.value()) for net in self._pol))
+        self.device_pulses += int(np.count_nonzero(direction_flat))
         return info
 
-    def _lazy(self) -> bool:
-        return self.fwd is not None and self.fwd.lazy
-
-    def hold_j0(self) -> float:
-        """Switch the sample-and-hold to hold; returns the held J (V)."""
-        if self._lazy():
-            v = self.fwd.hold()
-            self.fwd.publish()
+    def hold_j0(self) -> None:
+        """The sample-and-hold holds J now (J0)."""
+        self.engine.hold()
+        if self.recording:
             self._hold.set(1.0)
-            return v
-        self._hold.set(1.0)
-        return self.chip.sh.sample()
+
+    def held_j0(self) -> float:
+        """The S&H output now (V): what the comparator and the PWM see as J0 (droop included)."""
+        return self.engine.held()
 
     def release(self) -> None:
-        if self._lazy():
-            self.fwd.release()
-        self._hold.set(0.0)
+        self.engine.release()
+        if self.recording:
+            self._hold.set(0.0)
 
     def read_j(self) -> float:
-        """The live J (V) from the error circuit now."""
-        if self._lazy():
-            v = self.fwd.read_j()
-            self.fwd.publish()
-            return v
-        return self.chip.error.read()
+        """The live J (V) from the error circuit now (with this instant's op-amp noise)."""
+        return self.engine.sample_j()
 
     def width_for(self, dw: float, kappa: float) -> int:
-        """Ticks of flat top that move a weight by ``dw`` at rate ``kappa`` (clock-quantised)."""
-        secs = abs(dw) / kappa
-        clk = self.pwm.params.clock_ticks
-        q = int(math.floor(secs / (clk * TICK) + 0.5)) * clk
-        return min(q, self.pwm.params.t_max_ticks)
+        """Ticks of flat top that move a weight by ``dw`` at rate ``kappa``: the PWM's clock rule."""
+        return self.pwm.quantise(abs(dw) / kappa)
 
     # -- the process -------------------------------------------------------------------
     def run(self, ctx: BuildContext):
@@ -230,8 +231,9 @@ class Controller(Component):
         step = {"wsp": self._step_wsp, "serial_wp": self._step_serial, "rwc": self._step_rwc}[cfg.algorithm]
         self._rwc_s = None
         self._set_phase("idle")
-        for epoch in range(cfg.epochs):
+        for epoch in range(self.start_epoch, cfg.epochs):
             self.epoch = epoch
+            self.widths = []
             alpha = cfg.alpha * cfg.lr_decay ** epoch
             c = cfg.c * cfg.c_decay ** epoch
             ctx.log("epoch_start", epoch=epoch, alpha=alpha, c=c)
@@ -253,6 +255,12 @@ class Controller(Component):
 
     # -- WSP -----------------------------------------------------------------------------
     def _step_wsp(self, x, d, alpha: float, c: float):
+        """One pattern: apply, settle, hold J0, perturb, settle, read J1, decide, one update pulse.
+
+        The comparator and the PWM decide at the instant J1 is read, on the live J1 and the held
+        J0 as the S&H presents it then (after its droop); a written perturbation's undo is folded
+        into the update by the offset ``c²/α`` (module docstring).
+        """
         cfg, env, chip = self.cfg, self.ctx.env, self.chip
         written = cfg.perturbation == "written"
         s = self.signs.draw()
@@ -262,16 +270,16 @@ class Controller(Component):
             self.inject(-c * s)
         yield env.timeout(cfg.t_settle)
         self._set_phase("sample_j0")
-        j0 = self.hold_j0()
+        self.hold_j0()
         self._set_phase("perturb")
         if written:
-            self.set_polarity(s)
-            yield from self.pulse(self.width_for(c, cfg.kappa_pert), cfg.v_pert, "pert")
+            yield from self.pulse(self.width_for(c, cfg.kappa_pert), cfg.v_pert, "pert", s)
         else:
             self.inject(c * s)
         yield env.timeout(cfg.t_settle)
         self._set_phase("sample_j1")
         j1 = self.read_j()
+        j0 = self.held_j0()
         if not written:
             self.inject(None)
         self.release()
@@ -292,10 +300,10 @@ class Controller(Component):
             dec = chip.comparator.compare(j1 + offset, j0)
             direction = -float(dec)
             width = self.pwm.width_ticks((j1 + offset - j0) * scale)
+        self.widths.append(width if direction != 0.0 else 0)
         self._set_phase("update")
         if width > 0 and direction != 0.0:
-            self.set_polarity(direction * s)
-            yield from self.pulse(width, cfg.v_write, "update")
+            yield from self.pulse(width, cfg.v_write, "update", direction * s)
         self._set_phase("gap")
         if cfg.gap:
             yield env.timeout(cfg.gap)
@@ -308,7 +316,8 @@ class Controller(Component):
         self.apply(x, d)
         yield env.timeout(cfg.t_settle)
         self._set_phase("sample_j0")
-        j0 = self.hold_j0()
+        self.hold_j0()
+        j0 = self.held_j0()
         grads = np.empty(n)
         e = np.zeros(n)
         self._set_phase("perturb")
@@ -316,7 +325,7 @@ class Controller(Component):
             e[i] = c
             self.inject(e)
             yield env.timeout(cfg.t_settle)
-            grads[i] = (self.read_j() - j0) / cfg.j_scale / c
+            grads[i] = (self.read_j() - self.held_j0()) / cfg.j_scale / c
             e[i] = 0.0
         self.inject(None)
         self.release()
@@ -328,8 +337,7 @@ class Controller(Component):
             if width == 0:
                 continue
             mask[i] = math.copysign(1.0, dw)
-            self.set_polarity(mask)
-            yield from self.pulse(width, cfg.v_write, "update")
+            yield from self.pulse(width, cfg.v_write, "update", mask.copy())
             mask[i] = 0.0
         self._set_phase("gap")
         if cfg.gap:
@@ -345,13 +353,13 @@ class Controller(Component):
         self.apply(x, d)
         yield env.timeout(cfg.t_settle)
         self._set_phase("sample_j0")
-        j0 = self.hold_j0()
+        self.hold_j0()
         self._set_phase("update")
-        self.set_polarity(self._rwc_s)
-        yield from self.pulse(self.width_for(alpha, cfg.kappa), cfg.v_write, "update")
+        yield from self.pulse(self.width_for(alpha, cfg.kappa), cfg.v_write, "update", self._rwc_s)
         yield env.timeout(cfg.t_settle)
         self._set_phase("sample_j1")
         j1 = self.read_j()
+        j0 = self.held_j0()
         self.release()
         if not j1 < j0:
             self._rwc_s = (self.rwc_rng.integers(0, 2, size=self.n_weights) * 2 - 1).astype(np.float64)

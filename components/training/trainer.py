@@ -143,7 +143,7 @@ class TrainingRun:
     """
 
     def __init__(self, scn: Scenario, *, record_pattern: int | None = None, progress: bool = False,
-                 lazy: bool = True, task=None) -> None:
+                 task=None) -> None:
         self.scn = scn
         t = scn.timing
         d = scn.data
@@ -188,7 +188,8 @@ class TrainingRun:
             v_read=syn.v_read, v_sat=ng.v_sat, pwm=pwm, eval_every=tr.eval_every)
         w0 = np.concatenate([w.ravel() for w in init_weights(sizes, seed=scn.seed, scale=scn.synapse.w_init)])
         spec = ChipSpec(sizes=sizes, device_params=dev, synapse_params=syn.with_values(init="mid"), neuron_params=neu,
-                        error_params=err, sh_params=sh, comparator_params=cmp_, pulse_params=pulse, w_init=w0)
+                        error_params=err, sh_params=sh, comparator_params=cmp_, pulse_params=pulse, pwm_params=pwm,
+                        w_init=w0)
         self.history: list[dict[str, Any]] = []
         self._t_wall = time.perf_counter()
         self._progress = None
@@ -198,16 +199,12 @@ class TrainingRun:
             self._progress = tqdm(total=tr.epochs, desc=scn.name, unit="epoch", leave=False)
         self.record_pattern = record_pattern
         self.probes: list = []
-        self.controller = Controller(self.cfg, self.task, on_epoch=self._on_epoch, on_pattern=self._on_pattern)
-        self.chip = Chip(spec, self.controller, seed=scn.seed, run_seed=scn.run_seed)
-        self.controller.chip = self.chip
+        self.chip = Chip(spec, lambda chip: Controller(self.cfg, self.task, chip, on_epoch=self._on_epoch,
+                                                       on_pattern=self._on_pattern),
+                         seed=scn.seed, run_seed=scn.run_seed)
+        self.controller = self.chip.controller
+        self.engine = self.chip.engine
         self.sim = self.chip.sim
-        from .forward import ForwardChain
-
-        self.fwd = ForwardChain(self.chip)
-        self.controller.fwd = self.fwd
-        self._lazy_default = lazy
-        self.fwd.set_lazy(lazy and record_pattern != 0)
         self.sim.muted_kinds |= {"pulse", "sample_hold"}
         self.initial_weights = self.chip.weights_flat()
         self.faults = None
@@ -217,6 +214,7 @@ class TrainingRun:
             self.faults = FaultInjector(self, scn.faults.events)
         self.sim.log("calibration", **self.calibration, t_pert_s=to_seconds(self.controller.width_for(tr.c, kp)),
                      pwm_gain_s_per_v=gain)
+        self._rec_nets: list = []
 
     # -- callbacks -----------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
@@ -249,21 +247,30 @@ class TrainingRun:
         return bool(stop)
 
     def _on_pattern(self, k: int) -> None:
+        """Start and stop recording one training step.  Recording is an observer: the engine keeps
+        its sub-steps and the controller posts its port values, nothing else changes."""
         if self.record_pattern is None:
             return
         if k == self.record_pattern:
-            self.fwd.set_lazy(False)
-            names = ["controller.x", "controller.target", "controller.phase", "controller.hold", "writer.out"]
-            names += [f"neuron{l}.out" for l in range(len(self.chip.neurons))]
-            names += ["error.j", "sh.out"]
-            self.probes = [self.sim.probe(n) for n in names]
-            self.sim.log("recording_start", pattern=k)
+            self.engine.start_recording()
+            self.controller.recording = True
+            self._rec_nets = [self.sim.probe(n) for n in ("controller.phase", "controller.hold")]
         elif k == self.record_pattern + 1:
-            for p in self.probes:  # close each trace at the end of the recorded step
-                p.record(self.sim.now, self.sim.net(p.name).value())
-                p.stop()
-            self.fwd.set_lazy(self._lazy_default)
-            self.sim.log("recording_stop", pattern=k)
+            self._finish_recording()
+
+    def _finish_recording(self) -> None:
+        if not self.controller.recording:
+            return
+        self.controller.recording = False
+        end = self.engine.t_state
+        for p in self._rec_nets:  # close each trace at the end of the recorded step
+            p.record(end, self.sim.net(p.name).value())
+            p.stop()
+        eng = self.engine.stop_recording()
+        order = ["controller.x", "controller.target", "controller.phase", "controller.hold", "writer.out"]
+        order += [f"neuron{l}.out" for l in range(len(self.chip.neurons))] + ["error.j", "sh.out"]
+        byname = {**eng, **{p.name: p for p in self._rec_nets}}
+        self.probes = [byname[n] for n in order]
 
     # -- run --------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -275,8 +282,7 @@ class TrainingRun:
         finally:
             if self._progress is not None:
                 self._progress.close()
-        for p in self.probes:
-            p.stop()
+        self._finish_recording()
         self.sim.log("run_end", patterns=self.controller.patterns_done)
         wall = time.perf_counter() - self._t_wall
         last = self.history[-1] if self.history else {"epoch": 0, **self.evaluate()}
@@ -295,6 +301,8 @@ class TrainingRun:
             "sim_time_s": self.sim.now_s,
             "wall_time_s": wall,
             "energy_j": self.chip.energy_j(),
+            "energy_breakdown_j": self.chip.energy_breakdown(),
+            "real_time_factor": (self.sim.now_s / wall) if wall > 0 else None,
             "write_pulses": ctl.update_pulses + ctl.pert_pulses,
             "update_pulses": ctl.update_pulses,
             "perturbation_pulses": ctl.pert_pulses,
@@ -303,9 +311,8 @@ class TrainingRun:
             "calibration": self.calibration,
         }
         waveforms = {}
-        end = self.sim.now
         for p in self.probes:
-            t, v = p.arrays(until=end)
+            t, v = p.arrays()
             waveforms[p.name] = (t * TICK, v)
         return TrainResult(
             history=self.history, metrics=metrics, events=self.sim.events, weights=self.chip.weights(),
@@ -313,6 +320,6 @@ class TrainingRun:
             waveforms=waveforms, probes=self.probes, calibration=self.calibration)
 
 
-def train(scn: Scenario, *, record_pattern: int | None = None, progress: bool = False, lazy: bool = True) -> TrainResult:
+def train(scn: Scenario, *, record_pattern: int | None = None, progress: bool = False) -> TrainResult:
     """Build the chip a scenario describes and train it.  See :class:`TrainingRun`."""
-    return TrainingRun(scn, record_pattern=record_pattern, progress=progress, lazy=lazy).run()
+    return TrainingRun(scn, record_pattern=record_pattern, progress=progress).run()

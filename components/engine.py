@@ -1,0 +1,930 @@
+"""The chip's one analog engine: crossbar columns, op-amp neurons, attenuators, the J circuit and
+the sample-and-hold, integrated jointly in compiled code.
+
+Why one engine
+--------------
+Between two controller events (pattern applied, J0 held, perturbation injected, J1 read, write
+pulse edges) the analog path of a WSP chip is one coupled system: each crossbar's output currents
+depend on the previous neuron layer's outputs, the error circuit follows the last layer, the
+sample-and-hold follows the error circuit.  A training step needs the system's state at only a
+handful of instants, so this module integrates the whole system in one compiled call per event
+and owns every term of its physics:
+
+* **neurons** -- single pole per op-amp, closed loop ``tau`` and gain ``k`` from the noise gain
+  ``NG = 1 + R_f*G_src`` (:func:`components.opamp.closed_loop`), finite open-loop gain, input
+  offset times the noise gain, slew limit, rails without wind-up, stuck outputs, activation;
+* **attenuators and bias line** -- the next crossbar reads ``act(y)*v_read/v_sat`` and a bias row
+  at ``v_read``;
+* **error circuit** -- one lumped pole toward the static J of the last layer's outputs (gains,
+  offsets, rails), as :class:`components.errorcircuits.ErrorCircuit`;
+* **sample-and-hold** -- tracks J through ``tau_acq``; on hold adds the pedestal and then droops
+  at ``droop`` V/s; its output adds the offset and is clipped to the rails;
+* **op-amp output noise** -- at every sampling instant (J0 held, J1 read) each neuron output
+  carries one independent draw of ``opamp.noise_c2c`` rms (run stream ``("engine", "noise")``,
+  drawn in the fixed order layer 0 .. L-1, then the error circuit's summer), propagated
+  through the downstream layers' settled small-signal transfer to J; the draws never depend on
+  whether anything is recorded;
+* **energy** -- the neurons' output-stage load current ``(y - v-)/R_f`` drawn from the supply rail
+  on its side, integrated per sub-step; the crossbars' read energy from the integral of each row
+  voltage squared (:meth:`components.synapses.CrossbarLayer.read_interval`).
+
+Numerics: within an interval of constant external inputs the first layer's target is constant, so
+its step is exact; deeper layers, the error circuit and the sample-and-hold see targets that move
+with their upstream outputs, taken as linear within each sub-step and followed exactly (the
+constant-midpoint step where slewing or a rail intervenes).  Sub-steps start at
+``tau_min / substeps_per_tau`` and grow (up to 64x) as the transient decays; once nothing moves
+(below 1e-13 V per sub-step) the rest of the interval is skipped, except a held value's droop.
+The integrator is checked against ``solve_ivp`` of the same circuit equations
+(tests/test_engine.py) and against ngspice for the neuron (tests/test_spice_summer.py).
+
+Recording is an observer: :meth:`AnalogEngine.start_recording` makes the same compiled loop also
+write each sub-step's state to a buffer.  Nothing else changes, so a recorded run has the same
+bits as an unrecorded one.
+
+The eager, event-level piecewise-linear path of the blocks (:class:`~components.neurons.NeuronLayer`,
+:class:`~components.errorcircuits.ErrorCircuit`, :class:`~components.errorcircuits.SampleHold`)
+serves circuits a user assembles by hand and is the engine's test oracle; a chip never runs it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from mssim.probe import Probe
+from mssim.units import TICK
+
+from .opamp import closed_loop
+
+ACT_CODES = {"rails": 0, "tanh": 1, "clip": 2, "linear": 3}
+
+
+# ============================================================================ compiled kernels
+@njit(cache=True)
+def _act(x, code, vsat):
+    if code == 1:
+        return vsat * math.tanh(x / vsat)
+    if code == 2:
+        if x > vsat:
+            return vsat
+        if x < -vsat:
+            return -vsat
+        return x
+    return x
+
+
+@njit(cache=True)
+def _clip(x, lo, hi):
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+@njit(cache=True)
+def _pole(y, p, tau, slew, lo, hi, h):
+    """Exact single-pole step toward a constant target p (slew, then exponential; rails)."""
+    if tau <= 0.0:
+        yn = p
+    else:
+        diff = p - y
+        band = slew * tau
+        ad = abs(diff)
+        if ad > band:
+            # slewing at the slew rate until the distance falls to the band, then exponential
+            t1 = (ad - band) / slew
+            sgn = 1.0 if diff > 0 else -1.0
+            if h <= t1:
+                yn = y + sgn * slew * h
+            else:
+                yn = p - sgn * band * math.exp(-(h - t1) / tau)
+        else:
+            yn = p - diff * math.exp(-h / tau)
+    return _clip(yn, lo, hi)
+
+
+@njit(cache=True)
+def _pole_lin(y, pa, pb, tau, slew, lo, hi, h):
+    """Single-pole step under a target moving linearly from pa to pb over h: exact in the
+    linear region; where slewing or a rail intervenes, the constant-target step at the
+    midpoint target (second order)."""
+    if tau <= 0.0:
+        yn = pb
+    else:
+        p1 = (pb - pa) / h
+        c = y - pa + p1 * tau
+        e = math.exp(-h / tau)
+        yn = pa + p1 * (h - tau) + c * e
+        ok = abs((pa - y) / tau) <= slew and abs(p1 - c / tau * e) <= slew
+        if not ok or yn < lo or yn > hi or y < lo or y > hi:
+            return _pole(y, 0.5 * (pa + pb), tau, slew, lo, hi, h)
+    return _clip(yn, lo, hi)
+
+
+@njit(cache=True)
+def _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0, out):
+    """Short-circuit currents into layer l from the present outputs of layer l-1 (or I0 for l = 0)."""
+    n = n_l[l]
+    if writing[l]:
+        for j in range(n):
+            out[j] = 0.0
+        return
+    if l == 0:
+        for j in range(n):
+            out[j] = I0[j]
+        return
+    m = n_in_l[l] - 1
+    base = G_off[l]
+    po = y_off[l - 1]
+    for j in range(n):
+        out[j] = vbias * G[base + m * n + j]
+    for i in range(m):
+        v = _act(sgn[l - 1] * y[po + i], act[l - 1], vsat[l - 1]) * scale[l - 1]
+        row = base + i * n
+        for j in range(n):
+            out[j] += v * G[row + j]
+
+
+@njit(cache=True)
+def _static_j(y, po, n_out, act_c, vsat, sgn, d, ep, off_sub):
+    """Settled J (V) of the error circuit for op-amp outputs y[po:po+n_out] and targets d."""
+    k_sub, sub_gain, ng_sub, k_sq, k_sum, sum_gain, ng_sum, off_sum, lo, hi = (
+        ep[0], ep[1], ep[2], ep[3], ep[4], ep[5], ep[6], ep[7], ep[10], ep[11])
+    acc = 0.0
+    for j in range(n_out):
+        o = _act(sgn * y[po + j], act_c, vsat)
+        e = _clip(k_sub * (sub_gain * (d[j] - o) + ng_sub * off_sub[j]), lo, hi)
+        acc += _clip(k_sq * e * e, lo, hi)
+    return k_sum * (0.5 * sum_gain * acc + ng_sum * off_sum)
+
+
+@njit(cache=True)
+def _integrate(T, h_max, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf, slew, lo, hi,
+               act, vsat, sgn, scale, vbias, d, ep, off_sub, state, holding, shp, sup, acc, rec, rec_n):
+    """Advance every analog state by T seconds under constant external inputs.
+
+    ``state`` = [yj, ysh]; ``ep``/``shp`` pack the error-circuit and sample-and-hold parameters;
+    ``sup`` = per layer (V+, V-) supply of the output stage (0, 0 = not accounted).
+    ``acc`` accumulates: rows 0..3 = per neuron ∫v dt, ∫v² dt, min v, max v of the activated,
+    attenuated output (what the next crossbar reads), row 4 [0] = output-stage load energy (J).
+    ``rec`` (rows of [t, y..., yj, ysh]) receives every sub-step when it has rows; ``rec_n[0]``
+    counts them.  Returns the number of sub-steps.
+    """
+    L = n_l.shape[0]
+    n_tot = y.shape[0]
+    y_start = np.empty(n_tot)
+    nmax = 0
+    for l in range(L):
+        if n_l[l] > nmax:
+            nmax = n_l[l]
+    cur = np.empty(nmax)
+    cur_a = np.empty(nmax)
+    tau_j, slew_j, lo_j, hi_j = ep[8], ep[9], ep[10], ep[11]
+    tau_acq, droop, sh_lo, sh_hi = shp[0], shp[1], shp[2], shp[3]
+    last = L - 1
+    po_last = y_off[last]
+    cur0 = np.empty(n_l[0])
+    _layer_currents(0, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0, cur0)
+    recording = rec.shape[0] > 0
+    t = 0.0
+    steps = 0
+    m0 = 0.0
+    grow = 1.0
+    e_load = 0.0
+    while t < T:
+        h = T - t
+        if h > h_max * grow:
+            h = h_max * grow
+        for q in range(n_tot):
+            y_start[q] = y[q]
+        moved = 0.0
+        for l in range(L):
+            po = y_off[l]
+            n = n_l[l]
+            # targets at the start and the end of the sub-step: the upstream layer has already been
+            # advanced (its start values are in y_start, its end values in y); layer 0's are constant
+            if l == 0:
+                for j in range(n):
+                    cur[j] = cur0[j]
+                    cur_a[j] = cur0[j]
+            else:
+                _layer_currents(l, y_start, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0,
+                                cur_a)
+                _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0, cur)
+            vp, vn = sup[2 * l], sup[2 * l + 1]
+            for j in range(n):
+                q = po + j
+                if not math.isnan(stuck[q]):
+                    y[q] = stuck[q]
+                else:
+                    pa = k[q] * (off[q] * ng[q] - rf[l] * cur_a[j])
+                    pb = k[q] * (off[q] * ng[q] - rf[l] * cur[j])
+                    yn = _pole_lin(y_start[q], pa, pb, tau[q], slew[l], lo[l], hi[l], h)
+                    dd = abs(yn - y_start[q])
+                    if dd > moved:
+                        moved = dd
+                    y[q] = yn
+                if vp != 0.0 or vn != 0.0:
+                    # output-stage current (y - v-)/R_f with v- = (I*R_f + y)/NG, trapezoid in time
+                    ia = y_start[q] * (1.0 - 1.0 / ng[q]) / rf[l] - cur_a[j] / ng[q]
+                    ib = y[q] * (1.0 - 1.0 / ng[q]) / rf[l] - cur[j] / ng[q]
+                    qc = 0.5 * (ia + ib) * h
+                    e_load += qc * (vp if qc > 0.0 else vn)
+                if l < last:
+                    va = _act(sgn[l] * y_start[q], act[l], vsat[l]) * scale[l]
+                    vb = _act(sgn[l] * y[q], act[l], vsat[l]) * scale[l]
+                    acc[0, q] += 0.5 * (va + vb) * h
+                    acc[1, q] += (va * va + va * vb + vb * vb) * h / 3.0
+                    if vb < acc[2, q]:
+                        acc[2, q] = vb
+                    if vb > acc[3, q]:
+                        acc[3, q] = vb
+        # error circuit: one lumped pole toward the static J of the outputs (linear over the sub-step)
+        ja = _static_j(y_start, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
+        jb = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
+        yj_old = state[0]
+        yj = _pole_lin(yj_old, ja, jb, tau_j, slew_j, lo_j, hi_j, h)
+        state[0] = yj
+        dd = abs(yj - yj_old)
+        if dd > moved:
+            moved = dd
+        if holding:
+            ysh = state[1] - droop * h
+        else:
+            ysh = _pole_lin(state[1], yj_old, yj, tau_acq, math.inf, sh_lo, sh_hi, h)
+            dd = abs(ysh - state[1])
+            if dd > moved:
+                moved = dd
+        state[1] = _clip(ysh, sh_lo, sh_hi)
+        t += h
+        steps += 1
+        if recording and rec_n[0] < rec.shape[0]:
+            r = rec_n[0]
+            rec[r, 0] = t
+            for q in range(n_tot):
+                rec[r, 1 + q] = y[q]
+            rec[r, 1 + n_tot] = state[0]
+            rec[r, 2 + n_tot] = state[1]
+            rec_n[0] = r + 1
+        # As the transient decays the targets straighten out (their curvature falls with the
+        # deviations), so the sub-step may grow while the per-step error stays at its first level.
+        if moved > m0:
+            m0 = moved
+        if moved > 0.0:
+            grow = min(64.0, math.sqrt(m0 / moved))
+        else:
+            grow = 64.0
+        if moved < 1e-13:
+            # settled: nothing moves any more except a held value's droop; the rest of the
+            # interval contributes its constant read voltages and load currents
+            rest = T - t
+            if rest > 0.0:
+                if holding and droop != 0.0:
+                    state[1] = _clip(state[1] - droop * rest, sh_lo, sh_hi)
+                for l in range(L):
+                    vp, vn = sup[2 * l], sup[2 * l + 1]
+                    po = y_off[l]
+                    if vp != 0.0 or vn != 0.0:
+                        _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias,
+                                        I0, cur)
+                    for j in range(n_l[l]):
+                        q = po + j
+                        if vp != 0.0 or vn != 0.0:
+                            qc = (y[q] * (1.0 - 1.0 / ng[q]) / rf[l] - cur[j] / ng[q]) * rest
+                            e_load += qc * (vp if qc > 0.0 else vn)
+                        if l < last:
+                            vb = _act(sgn[l] * y[q], act[l], vsat[l]) * scale[l]
+                            acc[0, q] += vb * rest
+                            acc[1, q] += vb * vb * rest
+                if recording and rec_n[0] < rec.shape[0]:
+                    r = rec_n[0]
+                    rec[r, 0] = T
+                    for q in range(n_tot):
+                        rec[r, 1 + q] = y[q]
+                    rec[r, 1 + n_tot] = state[0]
+                    rec[r, 2 + n_tot] = state[1]
+                    rec_n[0] = r + 1
+            break
+    acc[4, 0] += e_load
+    return steps
+
+
+@njit(cache=True)
+def _reads(T, v0, n_l, n_in_l, y_off, row_off, Q, amax, amin, mode, up, dn, acc, vbias, e_read, need):
+    """Read energy of every crossbar over an interval of T seconds, and whether a device may have
+    moved.  Layer 0 read the constant row voltages v0; layer l > 0 the previous layer's attenuated
+    outputs (their ∫v, ∫v², min and max are in ``acc``) and the bias line at ``vbias``.
+    ``need[l]`` = 1 where the devices must be integrated (:meth:`CrossbarLayer.read_interval`)."""
+    L = n_l.shape[0]
+    for l in range(L):
+        need[l] = 0
+        if mode[l] == 2:
+            need[l] = 1
+            continue
+        m = n_in_l[l]
+        r0 = row_off[l]
+        e = 0.0
+        top = -math.inf
+        bot = math.inf
+        for i in range(m):
+            if l == 0:
+                v2 = v0[i] * v0[i] * T
+                lo = v0[i]
+                hi = v0[i]
+            elif i == m - 1:
+                v2 = vbias * vbias * T
+                lo = vbias
+                hi = vbias
+            else:
+                q = y_off[l - 1] + i
+                v2 = acc[1, q]
+                lo = acc[2, q]
+                hi = acc[3, q]
+            e += Q[r0 + i] * v2
+            if mode[l] == 1:
+                for a in (amax[r0 + i], amin[r0 + i]):
+                    for v in (lo, hi):
+                        x = a * v
+                        if x > top:
+                            top = x
+                        if x < bot:
+                            bot = x
+        if mode[l] == 1 and (top > up[l] or bot < dn[l]):
+            need[l] = 1
+        else:
+            e_read[l] += e
+
+
+@njit(cache=True)
+def _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat, sgn, scale, stuck, noise, d, ep,
+              off_sub, n_err):
+    """Change of the sampled J (V) when every op-amp output carries the draw ``noise`` (one per
+    neuron, then ``n_err`` for the error circuit's summer) at the sampling instant.
+
+    A neuron's noise moves its own output (rails clip it; a stuck output does not move) and,
+    through the settled small-signal transfer ``-k*R_f*ΔI`` of each downstream layer, the outputs
+    after it; the last layer's noisy outputs give the noisy static J, and the summer's own
+    noise adds directly.
+    """
+    L = n_l.shape[0]
+    n_tot = y.shape[0]
+    yn = np.empty(n_tot)
+    for q in range(n_tot):
+        yn[q] = y[q]
+    for l in range(L):
+        po = y_off[l]
+        n = n_l[l]
+        if l > 0 and not writing[l]:
+            m = n_in_l[l] - 1
+            base = G_off[l]
+            pu = y_off[l - 1]
+            for j in range(n):
+                dI = 0.0
+                for i in range(m):
+                    dv = (_act(sgn[l - 1] * yn[pu + i], act[l - 1], vsat[l - 1])
+                          - _act(sgn[l - 1] * y[pu + i], act[l - 1], vsat[l - 1])) * scale[l - 1]
+                    dI += dv * G[base + i * n + j]
+                yn[po + j] = y[po + j] - k[po + j] * rf[l] * dI
+        for j in range(n):
+            q = po + j
+            if not math.isnan(stuck[q]):
+                yn[q] = stuck[q]
+            else:
+                yn[q] = _clip(yn[q] + noise[q], lo[l], hi[l])
+    last = L - 1
+    j0 = _static_j(y, y_off[last], n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
+    j1 = _static_j(yn, y_off[last], n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
+    return j1 - j0 + n_err
+
+
+@njit(cache=True)
+def _settle_batch(V0, n_l, n_in_l, y_off, G, G_off, k, ng, off, stuck, rf, lo, hi, act, vsat, sgn, scale, vbias):
+    """Settled activated outputs of the last layer for each row of first-layer row voltages V0
+    (bias line included): the fixed point the integrator relaxes to, by the same laws."""
+    L = n_l.shape[0]
+    n_tot = off.shape[0]
+    B = V0.shape[0]
+    n_last = n_l[L - 1]
+    out = np.empty((B, n_last))
+    y = np.empty(n_tot)
+    nmax = 0
+    for l in range(L):
+        if n_l[l] > nmax:
+            nmax = n_l[l]
+    cur = np.empty(nmax)
+    I0 = np.empty(n_l[0])
+    writing = np.zeros(L, dtype=np.bool_)
+    m0 = n_in_l[0]
+    for b in range(B):
+        for j in range(n_l[0]):
+            s = 0.0
+            for i in range(m0):
+                s += V0[b, i] * G[G_off[0] + i * n_l[0] + j]
+            I0[j] = s
+        for l in range(L):
+            _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0, cur)
+            po = y_off[l]
+            for j in range(n_l[l]):
+                q = po + j
+                if not math.isnan(stuck[q]):
+                    y[q] = stuck[q]
+                else:
+                    y[q] = _clip(k[q] * (off[q] * ng[q] - rf[l] * cur[j]), lo[l], hi[l])
+        pl = y_off[L - 1]
+        for j in range(n_last):
+            out[b, j] = _act(sgn[L - 1] * y[pl + j], act[L - 1], vsat[L - 1])
+    return out
+
+
+@njit(cache=True)
+def _first_currents(v, G, n_in, n_out, out):
+    for j in range(n_out):
+        s = 0.0
+        for i in range(n_in):
+            s += v[i] * G[i * n_out + j]
+        out[j] = s
+
+
+# ============================================================================ the engine
+class AnalogEngine:
+    """The analog state of a :class:`~components.training.chip.Chip` and its one integrator.
+
+    The engine holds the neuron, error-circuit and sample-and-hold states and the external inputs
+    (first-layer row voltages, targets, write mode), and advances everything to a tick on demand.
+    Blocks own their parameters and fault methods; before a block changes anything the engine
+    uses (device states, perturbation, offsets, stuck outputs) it calls :meth:`advance_to` so the
+    change takes effect exactly at that instant.  Crossbar devices are advanced by the engine too:
+    reads with the interval's row voltages (:meth:`CrossbarLayer.read_interval`), writes by
+    the write-pulse pieces (:meth:`apply_write`).
+
+    Parameters
+    ----------
+    substeps_per_tau : int
+        Sub-steps per smallest neuron time constant at the start of an interval.
+    """
+
+    def __init__(self, substeps_per_tau: int = 16) -> None:
+        self.substeps_per_tau = int(substeps_per_tau)
+        self.chip = None
+        self.env = None
+        self.steps = 0
+        self.recorder: dict | None = None
+        self.t_state = 0
+        self._advancing = False
+        self._pending: list = []
+
+    # -- set-up (called once by the chip after its circuit is built) -------------------------
+    def bind(self, chip) -> None:
+        """Take the built chip's blocks: sizes, parameters, initial states, random streams."""
+        self.chip = chip
+        self.env = chip.sim.env
+        neurons, xbars = chip.neurons, chip.crossbars
+        self.neurons, self.xbars = neurons, xbars
+        self.L = L = len(neurons)
+        self.n_l = np.array([nl.n for nl in neurons], dtype=np.int64)
+        self.n_in_l = np.array([xb.n_in for xb in xbars], dtype=np.int64)
+        self.y_off = np.concatenate([[0], np.cumsum(self.n_l)[:-1]]).astype(np.int64)
+        sizes = [xb.n_in * xb.n_out for xb in xbars]
+        self.G_off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.G = np.zeros(int(sum(sizes)))
+        p0 = neurons[0].params
+        self.rf = np.array([nl.params.r_f for nl in neurons])
+        self.slew = np.array([float(nl.params.opamp.slew_rate) for nl in neurons])
+        self.lo = np.array([float(nl.params.opamp.v_rail_neg) for nl in neurons])
+        self.hi = np.array([float(nl.params.opamp.v_rail_pos) for nl in neurons])
+        self.act = np.array([ACT_CODES[nl.params.activation] for nl in neurons], dtype=np.int64)
+        self.vsat = np.array([nl.params.v_sat for nl in neurons])
+        self.sgn = np.array([1.0 if nl.params.invert else -1.0 for nl in neurons])
+        sp = chip.spec.synapse_params
+        self.scale = np.full(L, sp.v_read / p0.v_sat)
+        self.vbias = float(sp.v_read)
+        sup = []
+        for nl in neurons:
+            op = nl.params.opamp
+            ok = math.isfinite(op.supply_pos) and math.isfinite(op.supply_neg)
+            sup += [float(op.supply_pos), float(op.supply_neg)] if ok else [0.0, 0.0]
+        self.sup = np.array(sup)
+        self.noise_sigma = np.concatenate([np.full(nl.n, float(nl.params.opamp.noise_c2c)) for nl in neurons])
+        self.n_tot = n_tot = int(self.n_l.sum())
+        self.y = np.zeros(n_tot)
+        self.k = np.zeros(n_tot)
+        self.tau = np.zeros(n_tot)
+        self.ng = np.zeros(n_tot)
+        self.off = np.zeros(n_tot)
+        self.stuck = np.full(n_tot, np.nan)
+        self.writing = np.zeros(L, dtype=np.bool_)
+        self.acc = np.zeros((5, max(n_tot, 1)))
+        err, sh = chip.error, chip.sh
+        self.ep, self.off_sub = err.engine_params()
+        self.err_noise = float(err.params.opamp.noise_c2c)
+        self.shp = sh.engine_params()
+        self.sh_offset = float(sh.params.offset)
+        self.sh_pedestal = float(sh.params.pedestal)
+        self.state = np.zeros(2)
+        self.holding = False
+        self.v0 = np.zeros(int(self.n_in_l[0]))
+        self.d = np.zeros(int(self.n_l[-1]))
+        self.I0 = np.zeros(int(self.n_l[0]))
+        self.t_state = self.env.now
+        self._versions = [None] * L
+        self._nl_versions = [None] * L
+        self._loop_src = [None] * L
+        self._tmin = math.inf
+        self._noise_rng = chip.sim.seeds.run_stream("engine", "noise")
+        self._read_noise = chip.spec.device_params.g_read_noise > 0
+        self._empty_rec = np.zeros((0, n_tot + 3))
+        self._rec_n = np.zeros(1, dtype=np.int64)
+        self._write_pol = None
+        self._write_seg = None  # (t0, v0, t1, v1) ticks/volts of the present write-pulse piece
+        self.e_read = np.zeros(L)
+        self.e_write = 0.0
+        self.row_off = np.concatenate([[0], np.cumsum(self.n_in_l)[:-1]]).astype(np.int64)
+        n_rows = int(self.n_in_l.sum())
+        self.Q = np.zeros(n_rows)
+        self.amax = np.zeros(n_rows)
+        self.amin = np.zeros(n_rows)
+        self.mode = np.zeros(L, dtype=np.int64)
+        self.th_up = np.zeros(L)
+        self.th_dn = np.zeros(L)
+        self._need = np.zeros(L, dtype=np.int64)
+        self.G_base = np.zeros_like(self.G)
+        self.usrc = np.zeros_like(self.G)
+        self.pert: np.ndarray | None = None
+        self._pending: list = []
+        self._advancing = False
+        wnet = chip.sim.net("writer.out")
+        wnet.on_before_change(lambda _n: self.advance_to(self.env.now))
+        wnet.on_after_change(self._on_write_net)
+        self._gather()
+        # settle the initial state (no input, targets 0): what the chip is at power-up
+        self._settle_now()
+
+    # -- parameters from the blocks ---------------------------------------------------------
+    def _gather(self) -> None:
+        """Refresh the conductances, loop constants, read terms, offsets and stuck outputs that
+        changed (a crossbar's ``version`` or a neuron layer's ``version`` tells)."""
+        changed = False
+        for l in range(self.L):
+            xb, nl = self.xbars[l], self.neurons[l]
+            ver = xb.version
+            if ver != self._versions[l] or self._read_noise:
+                s = slice(self.y_off[l], self.y_off[l] + nl.n)
+                G, gsrc = xb.engine_read_state(read_noise=self._read_noise)
+                a = self.G_off[l]
+                self.G_base[a: a + G.size] = G.ravel()
+                self.usrc[a: a + G.size] = xb.unit_source_conductance().ravel()
+                if self._loop_src[l] is None or not np.array_equal(self._loop_src[l], gsrc):
+                    ng = 1.0 + nl.params.r_f * gsrc
+                    tau, k = closed_loop(nl.params.opamp, ng)
+                    self.ng[s], self.tau[s], self.k[s] = ng, tau, k
+                    self._loop_src[l] = gsrc
+                    t = self.tau
+                    pos = t[t > 0]
+                    self._tmin = float(pos.min()) if pos.size else math.inf
+                Q, amax, amin, mode = xb.read_terms()
+                r = slice(self.row_off[l], self.row_off[l] + xb.n_in)
+                self.mode[l] = mode
+                if Q is not None:
+                    self.Q[r] = Q
+                if amax is not None:
+                    self.amax[r], self.amin[r] = amax, amin
+                    up, dn, _ = xb._thresholds
+                    self.th_up[l] = np.max(up)
+                    self.th_dn[l] = np.min(dn)
+                self._versions[l] = ver
+                changed = True
+            nv = nl.version
+            if nv != self._nl_versions[l]:
+                s = slice(self.y_off[l], self.y_off[l] + nl.n)
+                self.off[s] = nl.offset
+                self.stuck[s] = nl.stuck_y
+                self._nl_versions[l] = nv
+        if changed:
+            self._apply_pert()
+
+    def _apply_pert(self) -> None:
+        if self.pert is None:
+            self.G[:] = self.G_base
+        else:
+            np.multiply(self.pert, self.usrc, out=self.G)
+            self.G += self.G_base
+        self._currents0()
+
+    def perturb(self, delta_flat: np.ndarray | None) -> None:
+        """Inject the electrical weight perturbation ``delta_flat`` (reference order) now, or remove
+        it (``None``): each unit's output current gains ``v_in·dW·usrc`` (its Norton conductance
+        times the weight change), no device is written."""
+        self.advance_to(self.env.now)
+        self.pert = None if delta_flat is None else np.asarray(delta_flat, dtype=float)
+        self._apply_pert()
+
+    def _currents0(self) -> None:
+        _first_currents(self.v0, self.G[: self.n_in_l[0] * self.n_l[0]], int(self.n_in_l[0]), int(self.n_l[0]),
+                        self.I0)
+
+    def _settle_now(self) -> None:
+        self._integrate(1.0)
+        self.acc[4, 0] = 0.0
+
+    # -- integration ----------------------------------------------------------------------
+    def _integrate(self, T: float) -> None:
+        h_max = T if math.isinf(self._tmin) else self._tmin / self.substeps_per_tau
+        rec = self._empty_rec
+        if self.recorder is not None:
+            cap = int(min(T / h_max, 1e6)) + 4
+            rec = np.empty((cap, self.n_tot + 3))
+            self._rec_n[0] = 0
+        self.steps += _integrate(T, h_max, self.n_l, self.n_in_l, self.y_off, self.G, self.G_off, self.writing,
+                                 self.I0, self.y, self.k, self.tau, self.ng, self.off, self.stuck, self.rf,
+                                 self.slew, self.lo, self.hi, self.act, self.vsat, self.sgn, self.scale, self.vbias,
+                                 self.d, self.ep, self.off_sub, self.state, self.holding, self.shp, self.sup,
+                                 self.acc, rec, self._rec_n)
+        if self.recorder is not None:
+            n = int(self._rec_n[0])
+            self.recorder["chunks"].append((self.t_state, rec[:n].copy()))
+
+    def advance_to(self, t: int) -> None:
+        """Integrate the chain (and advance the crossbar devices) from its last update to tick ``t``
+        under the present inputs."""
+        t0 = self.t_state
+        if t <= t0 or self._advancing or self.chip is None:
+            return
+        self._advancing = True
+        try:
+            self._advance(t0, t)
+        finally:
+            self._advancing = False
+        self.t_state = t
+
+    def _advance(self, t0: int, t: int) -> None:
+        self._gather()
+        seg = self._write_seg
+        if seg is not None:
+            # a write pulse is playing: the crossbars are disconnected from the neurons; the
+            # devices follow the pulse pieces, applied together when the pulse ends (flush_writes)
+            ts, va, te, vb = seg
+            cuts = [t0] + ([te] if t0 < te < t else []) + [t]
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                wa = vb if a >= te else va + (vb - va) * (a - ts) / (te - ts)
+                wb = vb if b >= te else va + (vb - va) * (b - ts) / (te - ts)
+                self._pending.append((wa, wb, (b - a) * TICK))
+        T = (t - t0) * TICK
+        acc = self.acc
+        L1 = self.L - 1
+        if L1 > 0:
+            # read voltages at the interval start (the min/max include them)
+            n_h = int(self.y_off[L1])
+            acc[0, :n_h] = 0.0
+            acc[1, :n_h] = 0.0
+            for l in range(L1):
+                s = slice(self.y_off[l], self.y_off[l] + self.n_l[l])
+                v = self.neurons[l].params.activate(self.y[s]) * self.scale[l]
+                acc[2, s] = v
+                acc[3, s] = v
+        self._integrate(T)
+        if seg is None:
+            need = self._need
+            _reads(T, self.v0, self.n_l, self.n_in_l, self.y_off, self.row_off, self.Q, self.amax, self.amin,
+                   self.mode, self.th_up, self.th_dn, acc, self.vbias, self.e_read, need)
+            if need.any():
+                for l in np.flatnonzero(need):
+                    self._disturb_read(int(l), T)
+            else:
+                for xb in self.xbars:
+                    xb.idle(T)
+
+    def _disturb_read(self, l: int, T: float) -> None:
+        """Integrate layer l's devices through the interval at its mean row voltages (read disturb)."""
+        xb = self.xbars[l]
+        if l == 0:
+            self.e_read[0] += xb.read_interval(self.v0, None, None, None, T)
+            return
+        s = slice(self.y_off[l - 1], self.y_off[l - 1] + self.n_l[l - 1])
+        vb = self.vbias
+        acc = self.acc
+        m1 = np.append(acc[0, s] / T, vb)
+        m2 = np.append(acc[1, s] / T, vb * vb)
+        self.e_read[l] += xb.read_interval(m1, m2, np.append(acc[2, s], vb), np.append(acc[3, s], vb), T)
+
+    def flush_writes(self) -> None:
+        """Apply the pieces of the present write pulse played so far to the devices."""
+        if not self._pending:
+            return
+        pieces, self._pending = self._pending, []
+        for xb, pol in zip(self.xbars, self._write_pol):
+            self.e_write += xb.write_pieces(pieces, pol)
+
+    # -- external inputs (the controller's side) ----------------------------------------------
+    def set_inputs(self, v0: np.ndarray | None = None, d: np.ndarray | None = None) -> None:
+        """First-layer row voltages ``v0`` (V, bias line last) and targets ``d`` (V) from now on."""
+        self.advance_to(self.env.now)
+        if v0 is not None:
+            self.v0[:] = v0
+            self._currents0()
+        if d is not None:
+            self.d[:] = d
+        if self.recorder is not None:
+            self._rec_inputs()
+
+    def begin_write(self, pol_flat: np.ndarray) -> None:
+        """A write pulse is about to start with per-synapse polarities ``pol_flat`` (reference
+        order, physical polarity +1/-1/0): from now the crossbars leave the neurons and follow
+        the write line (``writer.out``) until :meth:`end_write`."""
+        self.advance_to(self.env.now)
+        self._write_pol = [np.array(p, dtype=float) for p in self.chip.split(pol_flat)]
+        self.writing[:] = True
+        now = self.env.now
+        self._write_seg = (now, 0.0, now, 0.0)
+
+    def _on_write_net(self, net) -> None:
+        """The write line changed (the engine was advanced just before): follow its new segment."""
+        if self._write_pol is None:
+            return
+        t0, v0, t1, v1 = net.segment
+        self._write_seg = (int(t0), float(v0[0]), int(t1), float(v1[0]))
+        if self.recorder is not None:
+            self.recorder["writer"].append((int(t0), float(v0[0])))
+            self.recorder["writer"].append((int(t1), float(v1[0])))
+
+    def end_write(self) -> None:
+        """The pulse is over (its fall has ended): the devices take the pulse, the crossbars
+        reconnect to the neurons."""
+        self.advance_to(self.env.now)
+        self.flush_writes()
+        self._write_seg = None
+        self._write_pol = None
+        self.writing[:] = False
+        self._gather()
+
+    # -- sampling ---------------------------------------------------------------------------
+    def _noise(self) -> float:
+        """ΔJ (V) from the op-amp output noise at this sampling instant (0 without noise)."""
+        if not (self.noise_sigma.any() or self.err_noise > 0):
+            return 0.0
+        rng = self._noise_rng
+        draws = rng.standard_normal(self.n_tot + 1)
+        noise = draws[: self.n_tot] * self.noise_sigma
+        return float(_noise_dj(self.n_l, self.n_in_l, self.y_off, self.G, self.G_off, self.writing, self.y, self.k,
+                               self.rf, self.lo, self.hi, self.act, self.vsat, self.sgn, self.scale, self.stuck,
+                               noise, self.d, self.ep, self.off_sub, draws[self.n_tot] * self.err_noise))
+
+    def hold(self) -> None:
+        """The sample-and-hold holds now: it captures J (with this instant's noise) plus the pedestal."""
+        self.advance_to(self.env.now)
+        if not self.holding:
+            lo, hi = self.shp[2], self.shp[3]
+            self.state[1] = min(max(self.state[1] + self._noise() + self.sh_pedestal, lo), hi)
+            self.holding = True
+            if self.recorder is not None:
+                self._rec_point()
+
+    def held(self) -> float:
+        """The S&H output now (V): the held value after its droop, plus the offset, within the rails."""
+        self.advance_to(self.env.now)
+        return float(min(max(self.state[1] + self.sh_offset, self.shp[2]), self.shp[3]))
+
+    def release(self) -> None:
+        """Back to tracking."""
+        self.advance_to(self.env.now)
+        self.holding = False
+
+    def sample_j(self) -> float:
+        """The live J (V) at the error circuit's output now, with this instant's noise."""
+        self.advance_to(self.env.now)
+        j = float(self.state[0]) + self._noise()
+        return float(min(max(j, self.ep[10]), self.ep[11]))
+
+    def outputs(self, layer: int | None = None) -> np.ndarray:
+        """Activated outputs (V) of a layer (default: the last) now, noise-free."""
+        self.advance_to(self.env.now)
+        l = self.L - 1 if layer is None else layer
+        nl = self.neurons[l]
+        return nl.params.activate(self.y[self.y_off[l]: self.y_off[l] + nl.n])
+
+    # -- settled transfer (inference) ---------------------------------------------------------
+    def infer(self, X: np.ndarray) -> np.ndarray:
+        """Settled, noise-free outputs (normalised, ``o/v_sat``) for a batch of inputs, from the
+        present device states: the fixed point of the same equations, no time, no state change."""
+        self._gather_static()
+        sp = self.chip.spec.synapse_params
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        V0 = np.hstack([X * sp.v_read, np.full((X.shape[0], 1), sp.v_read)])
+        o = _settle_batch(V0, self.n_l, self.n_in_l, self.y_off, self._G_static, self.G_off, self._k_static,
+                          self._ng_static, self.off, self.stuck, self.rf, self.lo, self.hi, self.act, self.vsat,
+                          self.sgn, self.scale, self.vbias)
+        return o / self.vsat[-1]
+
+    def _gather_static(self) -> None:
+        """Noise-free, unperturbed conductances and loop constants (what a measurement sees)."""
+        G = np.empty_like(self.G)
+        ng = np.empty(self.n_tot)
+        kk = np.empty(self.n_tot)
+        for l in range(self.L):
+            xb, nl = self.xbars[l], self.neurons[l]
+            Gl, gsrc = xb.engine_read_state(read_noise=False, perturbation=False)
+            a = self.G_off[l]
+            G[a: a + Gl.size] = Gl.ravel()
+            s = slice(self.y_off[l], self.y_off[l] + nl.n)
+            n_ = 1.0 + nl.params.r_f * gsrc
+            ng[s] = n_
+            kk[s] = closed_loop(nl.params.opamp, n_)[1]
+            self.off[s] = nl.offset
+            self.stuck[s] = nl.stuck_y
+        self._G_static, self._ng_static, self._k_static = G, ng, kk
+
+    def loop_constants(self, layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(NG, tau, k)`` of a neuron layer (the block or its index) for the present conductances."""
+        l = layer if isinstance(layer, (int, np.integer)) else self.neurons.index(layer)
+        self._gather()
+        s = slice(self.y_off[l], self.y_off[l] + self.n_l[l])
+        return self.ng[s].copy(), self.tau[s].copy(), self.k[s].copy()
+
+    # -- energy -------------------------------------------------------------------------------
+    @property
+    def load_energy_j(self) -> float:
+        """Energy the neurons' output stages drew from the supplies to drive their loads (J)."""
+        return float(self.acc[4, 0])
+
+    # -- recording (an observer) -----------------------------------------------------------
+    def start_recording(self) -> None:
+        """From now on, keep every sub-step of the trajectory (same integration, same bits: no
+        advance happens here, so the integration intervals are those of an unrecorded run)."""
+        self.recorder = {"chunks": [], "inputs": [], "writer": [(self.t_state, 0.0)], "points": []}
+        self._rec_inputs()
+        self._rec_point()
+
+    def _rec_inputs(self) -> None:
+        self.recorder["inputs"].append((self.env.now, self.v0.copy(), self.d.copy()))
+
+    def _rec_point(self) -> None:
+        self.recorder["points"].append((self.t_state, self.y.copy(), float(self.state[0]), float(self.state[1])))
+
+    def stop_recording(self) -> dict[str, Probe]:
+        """Stop recording; returns probes of the recorded trajectory (``neuron{l}.out``,
+        ``error.j``, ``sh.out``, ``controller.x``, ``controller.target``, ``writer.out``).
+        Like :meth:`start_recording` it does not advance: the trace ends at the last event."""
+        self._rec_point()
+        rec = self.recorder
+        self.recorder = None
+        rows_t, rows_y, rows_j, rows_s = [], [], [], []
+        for t, y, j, s in rec["points"]:
+            rows_t.append(float(t)); rows_y.append(y); rows_j.append(j); rows_s.append(s)
+        for t0, chunk in rec["chunks"]:
+            for r in chunk:
+                rows_t.append(t0 + r[0] / TICK)
+                rows_y.append(r[1: 1 + self.n_tot])
+                rows_j.append(r[1 + self.n_tot])
+                rows_s.append(r[2 + self.n_tot])
+        order = np.argsort(np.asarray(rows_t), kind="stable")
+        probes: dict[str, Probe] = {}
+        for l, nl in enumerate(self.neurons):
+            p = Probe(f"neuron{l}.out", nl.n)
+            for i in order:
+                p.record(int(round(rows_t[i])), nl.params.activate(rows_y[i][self.y_off[l]: self.y_off[l] + nl.n]))
+            probes[p.name] = p
+        pj, ps = Probe("error.j", 1), Probe("sh.out", 1)
+        lo, hi = self.shp[2], self.shp[3]
+        for i in order:
+            t = int(round(rows_t[i]))
+            pj.record(t, np.array([rows_j[i]]))
+            ps.record(t, np.array([min(max(rows_s[i] + self.sh_offset, lo), hi)]))
+        probes["error.j"], probes["sh.out"] = pj, ps
+        px, pd = Probe("controller.x", self.v0.size), Probe("controller.target", self.d.size)
+        for t, v0, d in rec["inputs"]:
+            px.record(int(t), v0)
+            pd.record(int(t), d)
+        probes["controller.x"], probes["controller.target"] = px, pd
+        pw = Probe("writer.out", 1)
+        for t, v in rec["writer"]:
+            pw.record(int(t), np.array([v]))
+        probes["writer.out"] = pw
+        for p in probes.values():
+            p.stop()
+        return probes
+
+    # -- checkpoint ---------------------------------------------------------------------------
+    def get_state(self) -> dict:
+        """Everything needed to continue bit-exactly from now (analog states, inputs, streams)."""
+        self.advance_to(self.env.now)
+        return {"y": self.y.copy(), "state": self.state.copy(), "holding": self.holding, "v0": self.v0.copy(),
+                "d": self.d.copy(), "acc4": float(self.acc[4, 0]), "e_read": self.e_read.copy(),
+                "noise_rng": self._noise_rng.bit_generator.state, "steps": self.steps}
+
+    def set_state(self, st: dict) -> None:
+        """Restore :meth:`get_state` (at the same simulated time)."""
+        self.y[:] = st["y"]
+        self.state[:] = st["state"]
+        self.holding = bool(st["holding"])
+        self.v0[:] = st["v0"]
+        self.d[:] = st["d"]
+        self.acc[4, 0] = st["acc4"]
+        self.e_read[:] = st["e_read"]
+        self._noise_rng.bit_generator.state = st["noise_rng"]
+        self.steps = int(st["steps"])
+        self._versions = [None] * self.L
+        self._gather()
+        self._currents0()
+        self.t_state = self.env.now
