@@ -181,6 +181,7 @@ class CrossbarLayer(AnalogBlock):
             self._thresholds = (up, dn, arr.model == DP.MODEL_TEAM)
         if sp_.r_line > 0:
             self._lines = LineNetwork(sp_.unit, self.n_in, self.n_out, sp_.r_line, sp_.r_in, self.g_ref)
+        self._program_rng = build_rng("program")
         rng = build_rng("init")
         if sp_.init == "random":
             W0 = rng.uniform(-sp_.w_init_scale, sp_.w_init_scale, (self.n_in, self.n_out))
@@ -485,6 +486,13 @@ class CrossbarLayer(AnalogBlock):
         self._cache_key = None
         if self.driver is None and self._net_out is not None and not self._writing:
             self._publish()
+
+    def program_weights(self, W) -> None:
+        """Program weights ``W`` as the chip's initial state, with the programming error
+        ``synapse_params.init_spread`` drawn from the layer's build stream ``program``."""
+        sp_ = self.synapse_params
+        rng = self._program_rng if sp_.init_spread > 0 else None
+        self.set_weights(W, _spread_rng=rng)
 
     # ================================================================ physics: reads
     def _check_v(self, v, what):

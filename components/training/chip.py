@@ -181,7 +181,11 @@ class Chip:
         c.connect("pwm.width", "controller.width")
         self.sim = c.build(seed=seed, run_seed=run_seed)
         if spec.w_init is not None:
-            self.set_weights_flat(spec.w_init)
+            flat = np.asarray(spec.w_init, dtype=float)
+            if flat.size != self.n_weights:
+                raise ConfigError(f"ChipSpec.w_init: expected {self.n_weights} weights, got {flat.size}")
+            for xb, W in zip(self.crossbars, self.split(flat)):
+                xb.program_weights(W)
         eng.bind(self)
 
     # -- weights -------------------------------------------------------------------

@@ -120,6 +120,28 @@ def calibrate_kappa(dev, syn: SynapseParams, v: float, rise: float, fall: float,
     return kappa
 
 
+#: Fields the blocks accept for hand-built circuits that a chip cannot use: (section, key, why).
+INERT = [
+    ("circuit.error", "pwl_tol", "it sets the knots of the event-level waveforms of hand-built circuits; the chip's engine "
+                                 "has none"),
+    ("circuit.sample_hold", "pwl_tol", "it sets the knots of the event-level waveforms of hand-built circuits; the chip's "
+                                       "engine has none"),
+    ("circuit.pulse", "width", "the PWM sets every pulse width"),
+    ("circuit.pulse", "amplitude", "use timing.v_write (and timing.v_pert)"),
+    ("synapse.params", "init", "the initial weights come from synapse.w_init"),
+    ("synapse.params", "w_init_scale", "use synapse.w_init"),
+]
+
+
+def _refuse_inert(scn: Scenario) -> None:
+    """Every setting a scenario accepts changes the simulation or is refused here, by name."""
+    sections = {"circuit.error": scn.circuit.error, "circuit.sample_hold": scn.circuit.sample_hold,
+                "circuit.pulse": scn.circuit.pulse, "synapse.params": scn.synapse.params}
+    for sec, key, why in INERT:
+        if key in sections[sec]:
+            raise ConfigError(f"{sec}.{key}: has no effect on a chip ({why}); remove it")
+
+
 @dataclass
 class TrainResult:
     """What a training run produced."""
@@ -152,6 +174,7 @@ class TrainingRun:
                                                             target=d.target)
         sizes = (self.task.n_inputs, *scn.network.hidden, self.task.n_outputs)
         self.sizes = sizes
+        _refuse_inert(scn)
         dev = device_params(scn)
         syn = _params("synapse.params", SynapseParams, scn.synapse.params, unit=scn.synapse.unit)
         op = opamp_params(scn.neuron.opamp, scn.neuron.opamp_params)
