@@ -162,8 +162,28 @@ def _static_j(y, po, n_out, act_c, vsat, sgn, d, ep, off_sub):
 
 
 @njit(cache=True)
-def _integrate(T, h_max, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf, slew, lo, hi,
-               act, vsat, sgn, scale, vbias, d, ep, off_sub, state, holding, shp, sup, acc, rec, rec_n):
+def _currents_from(l, v, y_off, n_l, n_in_l, G, G_off, writing, vbias, out):
+    """Short-circuit currents into layer l (> 0) from the attenuated outputs ``v`` of layer l-1."""
+    n = n_l[l]
+    if writing[l]:
+        for j in range(n):
+            out[j] = 0.0
+        return
+    m = n_in_l[l] - 1
+    base = G_off[l]
+    po = y_off[l - 1]
+    for j in range(n):
+        out[j] = vbias * G[base + m * n + j]
+    for i in range(m):
+        vi = v[po + i]
+        row = base + i * n
+        for j in range(n):
+            out[j] += vi * G[row + j]
+
+
+@njit(cache=True)
+def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf, slew, lo,
+               hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, holding, shp, sup, acc, rec, rec_n):
     """Advance every analog state by T seconds under constant external inputs.
 
     ``state`` = [yj, ysh]; ``ep``/``shp`` pack the error-circuit and sample-and-hold parameters;
@@ -172,70 +192,100 @@ def _integrate(T, h_max, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, n
     attenuated output (what the next crossbar reads), row 4 [0] = output-stage load energy (J).
     ``rec`` (rows of [t, y..., yj, ysh]) receives every sub-step when it has rows; ``rec_n[0]``
     counts them.  Returns the number of sub-steps.
+
+    Each sub-step advances the layers in order: layer l's target moves linearly between the
+    currents from layer l-1's outputs at the sub-step's start and at its end (already advanced).
+    The attenuated outputs (and J) at a sub-step's end are its successor's start values, so each
+    activation is evaluated once per sub-step.
+
+    Step size: the first sub-step is ``h_max``; after that each sub-step is sized from the error of
+    the linear-target approximation, ``h²/8·|p''|·min(1, h/tau)`` with the targets' curvature
+    ``p''`` estimated from consecutive sub-steps, kept near ``tol`` (V) (third-root rule, growth
+    between 0.3x and 4x per sub-step, at most 256 h_max).
     """
     L = n_l.shape[0]
     n_tot = y.shape[0]
     y_start = np.empty(n_tot)
+    v_a = np.empty(n_tot)  # attenuated activated outputs at the sub-step start
+    v_b = np.empty(n_tot)  # ... at its end
     nmax = 0
     for l in range(L):
         if n_l[l] > nmax:
             nmax = n_l[l]
     cur = np.empty(nmax)
     cur_a = np.empty(nmax)
+    slope = np.zeros(n_tot + 1)  # target slopes of the previous sub-step (neurons, then J)
+    h_prev = 0.0
     tau_j, slew_j, lo_j, hi_j = ep[8], ep[9], ep[10], ep[11]
     tau_acq, droop, sh_lo, sh_hi = shp[0], shp[1], shp[2], shp[3]
     last = L - 1
     po_last = y_off[last]
     cur0 = np.empty(n_l[0])
-    _layer_currents(0, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0, cur0)
+    for j in range(n_l[0]):
+        cur0[j] = 0.0 if writing[0] else I0[j]
+    for l in range(last):
+        for j in range(n_l[l]):
+            q = y_off[l] + j
+            v_a[q] = _act(sgn[l] * y[q], act[l], vsat[l]) * scale[l]
+    j_a = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
     recording = rec.shape[0] > 0
     t = 0.0
     steps = 0
-    m0 = 0.0
-    grow = 1.0
+    h_next = h_max
     e_load = 0.0
     while t < T:
         h = T - t
-        if h > h_max * grow:
-            h = h_max * grow
-        for q in range(n_tot):
-            y_start[q] = y[q]
+        if h > h_next:
+            h = h_next
         moved = 0.0
+        err = 0.0
         for l in range(L):
             po = y_off[l]
             n = n_l[l]
-            # targets at the start and the end of the sub-step: the upstream layer has already been
-            # advanced (its start values are in y_start, its end values in y); layer 0's are constant
             if l == 0:
                 for j in range(n):
-                    cur[j] = cur0[j]
                     cur_a[j] = cur0[j]
+                    cur[j] = cur0[j]
             else:
-                _layer_currents(l, y_start, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0,
-                                cur_a)
-                _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0, cur)
+                _currents_from(l, v_a, y_off, n_l, n_in_l, G, G_off, writing, vbias, cur_a)
+                _currents_from(l, v_b, y_off, n_l, n_in_l, G, G_off, writing, vbias, cur)
             vp, vn = sup[2 * l], sup[2 * l + 1]
+            rfl = rf[l]
             for j in range(n):
                 q = po + j
+                y0 = y[q]
+                y_start[q] = y0
                 if not math.isnan(stuck[q]):
-                    y[q] = stuck[q]
+                    y1 = stuck[q]
                 else:
-                    pa = k[q] * (off[q] * ng[q] - rf[l] * cur_a[j])
-                    pb = k[q] * (off[q] * ng[q] - rf[l] * cur[j])
-                    yn = _pole_lin(y_start[q], pa, pb, tau[q], slew[l], lo[l], hi[l], h)
-                    dd = abs(yn - y_start[q])
+                    base = off[q] * ng[q]
+                    pa = k[q] * (base - rfl * cur_a[j])
+                    pb = k[q] * (base - rfl * cur[j])
+                    y1 = _pole_lin(y0, pa, pb, tau[q], slew[l], lo[l], hi[l], h)
+                    if l > 0:
+                        sl = (pb - pa) / h
+                        if h_prev > 0.0:
+                            e = h * h * 0.125 * abs(2.0 * (sl - slope[q]) / (h + h_prev))
+                            if tau[q] > h:
+                                e *= h / tau[q]
+                            if e > err:
+                                err = e
+                        slope[q] = sl
+                    dd = abs(y1 - y0)
                     if dd > moved:
                         moved = dd
-                    y[q] = yn
+                y[q] = y1
                 if vp != 0.0 or vn != 0.0:
                     # output-stage current (y - v-)/R_f with v- = (I*R_f + y)/NG, trapezoid in time
-                    ia = y_start[q] * (1.0 - 1.0 / ng[q]) / rf[l] - cur_a[j] / ng[q]
-                    ib = y[q] * (1.0 - 1.0 / ng[q]) / rf[l] - cur[j] / ng[q]
+                    ing = 1.0 / ng[q]
+                    ia = y0 * (1.0 - ing) / rfl - cur_a[j] * ing
+                    ib = y1 * (1.0 - ing) / rfl - cur[j] * ing
                     qc = 0.5 * (ia + ib) * h
                     e_load += qc * (vp if qc > 0.0 else vn)
                 if l < last:
-                    va = _act(sgn[l] * y_start[q], act[l], vsat[l]) * scale[l]
-                    vb = _act(sgn[l] * y[q], act[l], vsat[l]) * scale[l]
+                    va = v_a[q]
+                    vb = _act(sgn[l] * y1, act[l], vsat[l]) * scale[l]
+                    v_b[q] = vb
                     acc[0, q] += 0.5 * (va + vb) * h
                     acc[1, q] += (va * va + va * vb + vb * vb) * h / 3.0
                     if vb < acc[2, q]:
@@ -243,11 +293,19 @@ def _integrate(T, h_max, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, n
                     if vb > acc[3, q]:
                         acc[3, q] = vb
         # error circuit: one lumped pole toward the static J of the outputs (linear over the sub-step)
-        ja = _static_j(y_start, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
-        jb = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
+        j_b = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
         yj_old = state[0]
-        yj = _pole_lin(yj_old, ja, jb, tau_j, slew_j, lo_j, hi_j, h)
+        yj = _pole_lin(yj_old, j_a, j_b, tau_j, slew_j, lo_j, hi_j, h)
+        sl = (j_b - j_a) / h
+        if h_prev > 0.0:
+            e = h * h * 0.125 * abs(2.0 * (sl - slope[n_tot]) / (h + h_prev))
+            if tau_j > h:
+                e *= h / tau_j
+            if e > err:
+                err = e
+        slope[n_tot] = sl
         state[0] = yj
+        j_a = j_b
         dd = abs(yj - yj_old)
         if dd > moved:
             moved = dd
@@ -259,6 +317,10 @@ def _integrate(T, h_max, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, n
             if dd > moved:
                 moved = dd
         state[1] = _clip(ysh, sh_lo, sh_hi)
+        for l in range(last):
+            for j in range(n_l[l]):
+                q = y_off[l] + j
+                v_a[q] = v_b[q]
         t += h
         steps += 1
         if recording and rec_n[0] < rec.shape[0]:
@@ -269,14 +331,17 @@ def _integrate(T, h_max, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, n
             rec[r, 1 + n_tot] = state[0]
             rec[r, 2 + n_tot] = state[1]
             rec_n[0] = r + 1
-        # As the transient decays the targets straighten out (their curvature falls with the
-        # deviations), so the sub-step may grow while the per-step error stays at its first level.
-        if moved > m0:
-            m0 = moved
-        if moved > 0.0:
-            grow = min(64.0, math.sqrt(m0 / moved))
-        else:
-            grow = 64.0
+        # the next sub-step from this one's error estimate (the first one only measures slopes)
+        if h_prev > 0.0:
+            if err > 0.0:
+                f = (tol / err) ** (1.0 / 3.0)
+                f = min(4.0, max(0.3, f))
+            else:
+                f = 4.0
+            h_next = min(h * f, 256.0 * h_max)
+            if h_next < h_max:
+                h_next = h_max
+        h_prev = h
         if moved < 1e-13:
             # settled: nothing moves any more except a held value's droop; the rest of the
             # interval contributes its constant read voltages and load currents
@@ -288,15 +353,19 @@ def _integrate(T, h_max, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, n
                     vp, vn = sup[2 * l], sup[2 * l + 1]
                     po = y_off[l]
                     if vp != 0.0 or vn != 0.0:
-                        _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias,
-                                        I0, cur)
+                        if l == 0:
+                            for j in range(n_l[0]):
+                                cur[j] = cur0[j]
+                        else:
+                            _currents_from(l, v_a, y_off, n_l, n_in_l, G, G_off, writing, vbias, cur)
                     for j in range(n_l[l]):
                         q = po + j
                         if vp != 0.0 or vn != 0.0:
-                            qc = (y[q] * (1.0 - 1.0 / ng[q]) / rf[l] - cur[j] / ng[q]) * rest
+                            ing = 1.0 / ng[q]
+                            qc = (y[q] * (1.0 - ing) / rf[l] - cur[j] * ing) * rest
                             e_load += qc * (vp if qc > 0.0 else vn)
                         if l < last:
-                            vb = _act(sgn[l] * y[q], act[l], vsat[l]) * scale[l]
+                            vb = v_a[q]
                             acc[0, q] += vb * rest
                             acc[1, q] += vb * vb * rest
                 if recording and rec_n[0] < rec.shape[0]:
@@ -466,8 +535,10 @@ class AnalogEngine:
         Sub-steps per smallest neuron time constant at the start of an interval.
     """
 
-    def __init__(self, substeps_per_tau: int = 16) -> None:
+    def __init__(self, substeps_per_tau: int = 16, tol: float = 1e-4) -> None:
         self.substeps_per_tau = int(substeps_per_tau)
+        #: Local error target of a sub-step (V), relative to the largest v_sat.
+        self.tol_rel = float(tol)
         self.chip = None
         self.env = None
         self.steps = 0
@@ -475,6 +546,9 @@ class AnalogEngine:
         self.t_state = 0
         self._advancing = False
         self._pending: list = []
+        self._w_t = 0
+        self._write_seg = None
+        self._write_pol = None
 
     # -- set-up (called once by the chip after its circuit is built) -------------------------
     def bind(self, chip) -> None:
@@ -497,6 +571,7 @@ class AnalogEngine:
         self.hi = np.array([float(nl.params.opamp.v_rail_pos) for nl in neurons])
         self.act = np.array([ACT_CODES[nl.params.activation] for nl in neurons], dtype=np.int64)
         self.vsat = np.array([nl.params.v_sat for nl in neurons])
+        self.tol = self.tol_rel * float(self.vsat.max())
         self.sgn = np.array([1.0 if nl.params.invert else -1.0 for nl in neurons])
         sp = chip.spec.synapse_params
         self.scale = np.full(L, sp.v_read / p0.v_sat)
@@ -556,7 +631,7 @@ class AnalogEngine:
         self._pending: list = []
         self._advancing = False
         wnet = chip.sim.net("writer.out")
-        wnet.on_before_change(lambda _n: self.advance_to(self.env.now))
+        wnet.on_before_change(self._on_write_net_before)
         wnet.on_after_change(self._on_write_net)
         self._gather()
         # settle the initial state (no input, targets 0): what the chip is at power-up
@@ -637,7 +712,7 @@ class AnalogEngine:
             cap = int(min(T / h_max, 1e6)) + 4
             rec = np.empty((cap, self.n_tot + 3))
             self._rec_n[0] = 0
-        self.steps += _integrate(T, h_max, self.n_l, self.n_in_l, self.y_off, self.G, self.G_off, self.writing,
+        self.steps += _integrate(T, h_max, self.tol, self.n_l, self.n_in_l, self.y_off, self.G, self.G_off, self.writing,
                                  self.I0, self.y, self.k, self.tau, self.ng, self.off, self.stuck, self.rf,
                                  self.slew, self.lo, self.hi, self.act, self.vsat, self.sgn, self.scale, self.vbias,
                                  self.d, self.ep, self.off_sub, self.state, self.holding, self.shp, self.sup,
@@ -663,14 +738,7 @@ class AnalogEngine:
         self._gather()
         seg = self._write_seg
         if seg is not None:
-            # a write pulse is playing: the crossbars are disconnected from the neurons; the
-            # devices follow the pulse pieces, applied together when the pulse ends (flush_writes)
-            ts, va, te, vb = seg
-            cuts = [t0] + ([te] if t0 < te < t else []) + [t]
-            for a, b in zip(cuts[:-1], cuts[1:]):
-                wa = vb if a >= te else va + (vb - va) * (a - ts) / (te - ts)
-                wb = vb if b >= te else va + (vb - va) * (b - ts) / (te - ts)
-                self._pending.append((wa, wb, (b - a) * TICK))
+            self._write_upto(t)
         T = (t - t0) * TICK
         acc = self.acc
         L1 = self.L - 1
@@ -696,6 +764,20 @@ class AnalogEngine:
                 for xb in self.xbars:
                     xb.idle(T)
 
+    def _write_upto(self, t: int) -> None:
+        """Queue the write-line pieces from the write cursor to tick t (cut where the present ramp
+        ends); the devices take them together when the pulse ends (:meth:`flush_writes`)."""
+        ts, va, te, vb = self._write_seg
+        t0 = self._w_t
+        if t <= t0:
+            return
+        cuts = [t0] + ([te] if t0 < te < t else []) + [t]
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            wa = vb if a >= te else va + (vb - va) * (a - ts) / (te - ts)
+            wb = vb if b >= te else va + (vb - va) * (b - ts) / (te - ts)
+            self._pending.append((wa, wb, (b - a) * TICK))
+        self._w_t = t
+
     def _disturb_read(self, l: int, T: float) -> None:
         """Integrate layer l's devices through the interval at its mean row voltages (read disturb)."""
         xb = self.xbars[l]
@@ -711,6 +793,8 @@ class AnalogEngine:
 
     def flush_writes(self) -> None:
         """Apply the pieces of the present write pulse played so far to the devices."""
+        if self._write_seg is not None and self.env is not None:
+            self._write_upto(self.env.now)
         if not self._pending:
             return
         pieces, self._pending = self._pending, []
@@ -738,9 +822,18 @@ class AnalogEngine:
         self.writing[:] = True
         now = self.env.now
         self._write_seg = (now, 0.0, now, 0.0)
+        self._w_t = now
+
+    def _on_write_net_before(self, _net) -> None:
+        """The write line is about to change: queue its pieces so far (the neurons, disconnected
+        during the pulse, are advanced once when it ends)."""
+        if self._write_seg is None:
+            self.advance_to(self.env.now)
+        else:
+            self._write_upto(self.env.now)
 
     def _on_write_net(self, net) -> None:
-        """The write line changed (the engine was advanced just before): follow its new segment."""
+        """The write line changed: follow its new segment."""
         if self._write_pol is None:
             return
         t0, v0, t1, v1 = net.segment
@@ -753,6 +846,7 @@ class AnalogEngine:
         """The pulse is over (its fall has ended): the devices take the pulse, the crossbars
         reconnect to the neurons."""
         self.advance_to(self.env.now)
+        self._write_upto(self.env.now)
         self.flush_writes()
         self._write_seg = None
         self._write_pol = None

@@ -93,7 +93,6 @@ class CrossbarLayer(AnalogBlock):
         #: layer's time: it applies the reads and writes; the layer's own net events stay off.
         self.driver = driver
         self._pert_version = 0
-        self._row_coeffs = None
         self.n_in = _posint("CrossbarLayer", "n_in", n_in)
         self.n_out = _posint("CrossbarLayer", "n_out", n_out)
         if not isinstance(device_params, DeviceParams):
@@ -232,12 +231,12 @@ class CrossbarLayer(AnalogBlock):
             return self._cache
         g = self._conductances()
         sp_ = self.synapse_params
+        by_current = self._thresholds is not None and self._thresholds[2]
+        G, usrc, dvc, Q, amax, amin = T.unit_terms(sp_.unit, g, sp_.r_in, self.g_ref, sp_.buffer, by_current)
+        self._terms = (usrc, dvc, Q, amax, amin)
         if self._lines is not None:
             self._lines.factor(g)
             G = self._lines.gain()
-        else:
-            G = T.gain(sp_.unit, g, sp_.r_in, self.g_ref, sp_.buffer)
-        usrc = T.source_conductance(sp_.unit, g, sp_.r_in, sp_.buffer)
         gsrc = usrc.sum(axis=0)
         if self._perturbation is not None:
             # Electrically injected perturbation: each unit adds dW·(dG/dw); for the pair,
@@ -358,7 +357,7 @@ class CrossbarLayer(AnalogBlock):
         (S), with the layer's own electrical perturbation unless ``perturbation=False``, and a fresh
         draw of the device read noise if ``read_noise``.  Read-only; do not modify."""
         g, G, gsrc = self._state()
-        if (not perturbation or (read_noise and self.device_params.g_read_noise > 0)) and self._perturbation is not None:
+        if not perturbation and self._perturbation is not None:
             G = G - self._perturbation * self.unit_source_conductance()
         if read_noise and self.device_params.g_read_noise > 0:
             G = self.effective_gain_matrix(read_noise=True)
@@ -369,8 +368,8 @@ class CrossbarLayer(AnalogBlock):
     def unit_source_conductance(self) -> np.ndarray:
         """Norton conductance of each unit into its summing node (S), (n_in, n_out): an electrically
         injected perturbation ``dW`` adds ``v_in·dW·usrc`` to the unit's output current."""
-        sp_ = self.synapse_params
-        return T.source_conductance(sp_.unit, self._state()[0], sp_.r_in, sp_.buffer)
+        self._state()
+        return self._terms[0]
 
     def read_terms(self):
         """``(Q, amax, amin, mode)`` for an external integrator that accounts reads itself: per-row
@@ -392,27 +391,10 @@ class CrossbarLayer(AnalogBlock):
     def _coeffs(self):
         """Per-row read coefficients for the present states (ideal lines): power per volt² of each
         row ``Q`` (W/V²), and the extremes over the row's devices of the threshold quantity
-        (device voltage, or current for TEAM) per volt of row input."""
-        arr = self._need_devices()
-        key = (arr.version,)
-        rc = self._row_coeffs
-        if rc is not None and rc[0] == key:
-            return rc[1]
-        g = self._state()[0]
-        sp_ = self.synapse_params
-        ones = np.ones(self.n_in)
-        dv = T.device_voltages(sp_.unit, g, ones, sp_.r_in, None, sp_.buffer)  # (k, n_in, n_out) per volt
-        q_dev = np.sum(g * dv * dv, axis=(0, 2))
-        q_load = T.load_power_rows(sp_.unit, g, sp_.r_in, self.g_ref, None, sp_.buffer)
-        Q = q_dev + q_load
-        th = self._thresholds
-        ext = None
-        if th is not None:
-            a = dv * g if th[2] else dv
-            ext = (a.max(axis=(0, 2)), a.min(axis=(0, 2)))
-        val = (Q, ext)
-        self._row_coeffs = (key, val)
-        return val
+        (device voltage, or current for TEAM) per volt of row input (``None`` without thresholds)."""
+        self._state()
+        _, _, Q, amax, amin = self._terms
+        return Q, ((amax, amin) if self._thresholds is not None else None)
 
     def read_interval(self, m1, m2, vmin, vmax, duration_s: float) -> float:
         """Advance the devices through a read interval of ``duration_s`` seconds; returns the energy (J).
@@ -664,13 +646,34 @@ class CrossbarLayer(AnalogBlock):
     def write_pieces(self, pieces, polarity) -> float:
         """Apply a whole write pulse, given as pieces ``(v0, v1, duration_s)`` in order, to every unit
         with its own ``polarity`` (shape (n_in, n_out), +1/-1/0): the same physics as calling
-        :meth:`write` per piece, with the polarity handled once.  Returns the energy (J)."""
-        self._need_devices()
+        :meth:`write` per piece, with the selection of units done once.  Returns the energy (J)."""
+        arr = self._need_devices()
         self._sync()
         pol = self._polarity_array(polarity)
+        if self._lines is not None:
+            return sum(self._write_piece(float(a), float(b), float(t), pol) for a, b, t in pieces)
+        total = float(sum(t for _, _, t in pieces))
+        sel = pol.ravel() != 0
+        if not sel.any():
+            arr.idle(total)
+            return 0.0
+        flat_sel = np.flatnonzero(sel)
+        sign = pol.ravel()[flat_sel]
+        U = self.n_units
+        topo = self.topology
+        idx_pairs = [(ps * U + flat_sel, ns * U + flat_sel) for ps, ns in topo.write_pairs]
+        idx_single = [s_ * U + flat_sel for s_ in topo.write_single]
         e = 0.0
         for wa, wb, T_ in pieces:
-            e += self._write_piece(float(wa), float(wb), float(T_), pol)
+            if T_ <= 0.0 or (wa == 0.0 and wb == 0.0):
+                continue
+            sa, sb = sign * wa, sign * wb
+            for ip, inn in idx_pairs:
+                e += float(np.sum(arr.apply_pair(sa, sb, T_, ip, inn)))
+            for i_ in idx_single:
+                e += float(np.sum(arr.apply_voltage(sa, sb, T_, i_)))
+        arr.idle(total)
+        self.energy_write_j += e
         return e
 
     def _write_piece(self, wa, wb, T_, pol) -> float:

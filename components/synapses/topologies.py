@@ -14,9 +14,11 @@ reference     +V_in ─(+)M(−)─ col ;  reference column: I_ref = V_in·g_ref
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 
 def _safe_div(a, b):
@@ -44,97 +46,147 @@ REFERENCE = Topology("reference", 1, (), (0,), False, False)
 TOPOLOGIES = {t.name: t for t in (PAIR, DIFFERENTIAL, BRIDGE, REFERENCE)}
 
 
+UNIT_CODES = {"pair": 0, "differential": 1, "bridge": 2, "reference": 3}
+
+
+@njit(cache=True)
+def _sdiv(a, b):
+    return a / b if b != 0.0 else 0.0
+
+
+@njit(cache=True)
+def _unit_terms(code, g, r_in, g_ref, buffered, by_current, G, usrc, dvc, Q, amax, amin):
+    """Every read quantity of a layer of units in one pass (the closed forms of this module).
+
+    For conductances ``g`` (k, n_in, n_out): transfer conductance ``G`` and Norton conductance
+    ``usrc`` per unit; ``dvc`` (k, n_in, n_out), the voltage across each device per volt of its
+    row input; ``Q`` (n_in), the read power per volt² of each row (devices plus R_in or the
+    reference column); ``amax``/``amin`` (n_in), the extremes over the row's devices of the
+    threshold quantity per volt: ``dvc`` (voltage thresholds) or ``dvc·g`` (current thresholds).
+    """
+    k, n_in, n_out = g.shape
+    for i in range(n_in):
+        q = 0.0
+        hi = -math.inf
+        lo = math.inf
+        for j in range(n_out):
+            if code == 0:  # pair: +V ─M1─ mid ─M2─ −V, mid ─ R_in ─ summing node
+                g1, g2 = g[0, i, j], g[1, i, j]
+                s = g1 + g2
+                if buffered:
+                    w = _sdiv(g1 - g2, s)
+                    Gu = w / r_in
+                    us = 1.0 / r_in
+                    vmid = w
+                else:
+                    Gu = (g1 - g2) / (1.0 + r_in * s)
+                    us = s / (1.0 + r_in * s)
+                    vmid = Gu * r_in
+                dvc[0, i, j] = 1.0 - vmid
+                dvc[1, i, j] = -1.0 - vmid
+                load = Gu * Gu * r_in
+            elif code == 1:  # differential into a virtual ground
+                g1, g2 = g[0, i, j], g[1, i, j]
+                Gu = g1 - g2
+                us = g1 + g2
+                dvc[0, i, j] = 1.0
+                dvc[1, i, j] = -1.0
+                load = 0.0
+            elif code == 2:  # bridge with an ideal differential amplifier into R_in
+                va = _sdiv(g[0, i, j], g[0, i, j] + g[1, i, j])
+                vb = _sdiv(g[2, i, j], g[2, i, j] + g[3, i, j])
+                Gu = (va - vb) / r_in
+                us = 1.0 / r_in
+                dvc[0, i, j] = 1.0 - va
+                dvc[1, i, j] = -va
+                dvc[2, i, j] = 1.0 - vb
+                dvc[3, i, j] = -vb
+                load = Gu * Gu * r_in
+            else:  # reference column
+                Gu = g[0, i, j] - g_ref
+                us = g[0, i, j]
+                dvc[0, i, j] = 1.0
+                load = 0.0
+            G[i, j] = Gu
+            usrc[i, j] = us
+            q += load
+            for d in range(k):
+                c = dvc[d, i, j]
+                q += g[d, i, j] * c * c
+                a = c * g[d, i, j] if by_current else c
+                if a > hi:
+                    hi = a
+                if a < lo:
+                    lo = a
+        if code == 3:
+            q += g_ref  # one reference column per row, shared by every neuron
+        Q[i] = q
+        amax[i] = hi
+        amin[i] = lo
+
+
+def unit_terms(name: str, g: np.ndarray, r_in: float, g_ref: float, buffered: bool = False,
+               by_current: bool = False):
+    """``(G, usrc, dvc, Q, amax, amin)`` of :func:`_unit_terms` for unit type ``name``."""
+    g = np.ascontiguousarray(g, dtype=float)
+    k, n_in, n_out = g.shape
+    G = np.empty((n_in, n_out))
+    usrc = np.empty((n_in, n_out))
+    dvc = np.empty((k, n_in, n_out))
+    Q = np.empty(n_in)
+    amax = np.empty(n_in)
+    amin = np.empty(n_in)
+    _unit_terms(UNIT_CODES[name], g, float(r_in), float(g_ref or 0.0), bool(buffered), bool(by_current), G, usrc,
+                dvc, Q, amax, amin)
+    return G, usrc, dvc, Q, amax, amin
+
+
 # ----------------------------------------------------------------------------- read
 def gain(name: str, g: np.ndarray, r_in: float, g_ref: float, buffered: bool = False) -> np.ndarray:
     """Short-circuit transfer conductance (S): out_j = Σ_i v_i·G_ij into a 0 V summing node.
 
-    ``buffered`` (pair only): the middle node drives R_in through an ideal follower, G = w/R_in.
+    pair ``w/(R_th + R_in)`` with ``w = (g1-g2)/(g1+g2)``, ``R_th = 1/(g1+g2)``; ``buffered`` (pair
+    only): the middle node drives R_in through an ideal follower, ``G = w/R_in``; differential
+    ``g1 - g2``; bridge ``(g1/(g1+g2) - g3/(g3+g4))/R_in``; reference ``g - g_ref``.
     """
-    if name == "pair" and buffered:
-        return _safe_div(g[0] - g[1], g[0] + g[1]) / r_in
-    if name == "pair":
-        g1, g2 = g[0], g[1]
-        # w/(R_th + R_in) with w = (g1-g2)/(g1+g2), R_th = 1/(g1+g2)
-        return (g1 - g2) / (1.0 + r_in * (g1 + g2))
-    if name == "differential":
-        return g[0] - g[1]
-    if name == "bridge":
-        return (_safe_div(g[0], g[0] + g[1]) - _safe_div(g[2], g[2] + g[3])) / r_in
-    if name == "reference":
-        return g[0] - g_ref
-    raise KeyError(name)
+    return unit_terms(name, g, r_in, g_ref, buffered)[0]
 
 
 def source_conductance(name: str, g: np.ndarray, r_in: float, buffered: bool = False) -> np.ndarray:
     """Norton conductance each unit presents to the summing node (S)."""
-    if name == "pair" and buffered:
-        return np.full(g.shape[1:], 1.0 / r_in)
-    if name == "pair":
-        s = g[0] + g[1]
-        return s / (1.0 + r_in * s)
-    if name == "differential":
-        return g[0] + g[1]
-    if name == "bridge":
-        return np.full(g.shape[1:], 1.0 / r_in)
-    if name == "reference":
-        return g[0].copy()
-    raise KeyError(name)
+    return unit_terms(name, g, r_in, 0.0, buffered)[1]
 
 
 def device_voltages(name: str, g: np.ndarray, v: np.ndarray, r_in: float, G: np.ndarray | None = None,
                     buffered: bool = False) -> np.ndarray:
-    """Voltage across every device, shape ``(k, n_in, n_out)``, for row inputs ``v`` (loaded nodes)."""
-    vc = v[:, None]
-    if name == "pair" and buffered:
-        vmid = vc * _safe_div(g[0] - g[1], g[0] + g[1])  # unloaded divider
-        return np.stack((vc - vmid, -vc - vmid))
-    if name == "pair":
-        G = gain(name, g, r_in, 0.0) if G is None else G
+    """Voltage across every device, shape ``(k, n_in, n_out)``, for row inputs ``v`` (loaded nodes).
+
+    ``G`` (pair, unbuffered): the transfer conductance that sets the middle node (default: the
+    devices' own)."""
+    v = np.asarray(v, dtype=float)
+    if name == "pair" and not buffered and G is not None:
+        vc = v[:, None]
         vmid = vc * G * r_in  # current into the summing node times R_in
         return np.stack((vc - vmid, -vc - vmid))
-    if name == "differential":
-        shape = g.shape[1:]
-        return np.stack((np.broadcast_to(vc, shape), np.broadcast_to(-vc, shape)))
-    if name == "bridge":
-        va = vc * _safe_div(g[0], g[0] + g[1])
-        vb = vc * _safe_div(g[2], g[2] + g[3])
-        return np.stack((vc - va, -va, vc - vb, -vb))
-    if name == "reference":
-        return np.broadcast_to(vc, g.shape[1:])[None].copy()
-    raise KeyError(name)
+    dvc = unit_terms(name, g, r_in, 0.0, buffered)[2]
+    return dvc * v[None, :, None]
 
 
 def load_power(name: str, g: np.ndarray, v: np.ndarray, r_in: float, g_ref: float, G: np.ndarray | None = None,
                buffered: bool = False) -> float:
     """Power (W) dissipated outside the devices at input ``v``: R_in, the reference column."""
-    if name == "pair" and buffered:  # the follower drives R_in; its supply is not counted here
-        G = gain(name, g, r_in, 0.0, True) if G is None else G
-        i = v[:, None] * G
-        return float(np.sum(i * i) * r_in)
-    if name == "pair":
-        G = gain(name, g, r_in, 0.0) if G is None else G
-        i = v[:, None] * G
-        return float(np.sum(i * i) * r_in)
-    if name == "bridge":
-        G = gain(name, g, r_in, 0.0) if G is None else G
-        vd = v[:, None] * G * r_in
-        return float(np.sum(vd * vd) / r_in)
-    if name == "reference":
-        return float(np.sum(v * v) * g_ref)  # one reference column shared by all neurons
-    return 0.0
+    v = np.asarray(v, dtype=float)
+    return float(np.dot(load_power_rows(name, g, r_in, g_ref, G, buffered), v * v))
 
 
 def load_power_rows(name: str, g: np.ndarray, r_in: float, g_ref: float, G: np.ndarray | None = None,
                     buffered: bool = False) -> np.ndarray:
     """Per-row coefficients ``c_i`` (W/V²) with :func:`load_power` ``= Σ_i c_i·v_i²`` (the non-device
     power is a sum of per-row squares for every unit)."""
-    n_in = g.shape[1]
-    if name in ("pair", "bridge"):
-        G = gain(name, g, r_in, 0.0, buffered and name == "pair") if G is None else G
+    if G is not None and name in ("pair", "bridge"):  # an explicit transfer conductance (R_in carries v·G)
         return np.sum(G * G, axis=1) * r_in
-    if name == "reference":
-        return np.full(n_in, g_ref)
-    return np.zeros(n_in)
+    _, _, dvc, Q, _, _ = unit_terms(name, g, r_in, g_ref, buffered)
+    return Q - np.sum(np.asarray(g) * dvc * dvc, axis=(0, 2))
 
 
 # ----------------------------------------------------------------------------- weights
