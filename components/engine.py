@@ -56,7 +56,7 @@ from numba import njit
 from mssim.probe import Probe
 from mssim.units import TICK
 
-from .opamp import closed_loop
+from .opamp import clip1, closed_loop, pole_const, pole_quad, pole_ramp
 
 ACT_CODES = {"rails": 0, "tanh": 1, "clip": 2, "linear": 3}
 
@@ -75,53 +75,7 @@ def _act(x, code, vsat):
     return x
 
 
-@njit(cache=True)
-def _clip(x, lo, hi):
-    if x < lo:
-        return lo
-    if x > hi:
-        return hi
-    return x
-
-
-@njit(cache=True)
-def _pole(y, p, tau, slew, lo, hi, h):
-    """Exact single-pole step toward a constant target p (slew, then exponential; rails)."""
-    if tau <= 0.0:
-        yn = p
-    else:
-        diff = p - y
-        band = slew * tau
-        ad = abs(diff)
-        if ad > band:
-            # slewing at the slew rate until the distance falls to the band, then exponential
-            t1 = (ad - band) / slew
-            sgn = 1.0 if diff > 0 else -1.0
-            if h <= t1:
-                yn = y + sgn * slew * h
-            else:
-                yn = p - sgn * band * math.exp(-(h - t1) / tau)
-        else:
-            yn = p - diff * math.exp(-h / tau)
-    return _clip(yn, lo, hi)
-
-
-@njit(cache=True)
-def _pole_lin(y, pa, pb, tau, slew, lo, hi, h):
-    """Single-pole step under a target moving linearly from pa to pb over h: exact in the
-    linear region; where slewing or a rail intervenes, the constant-target step at the
-    midpoint target (second order)."""
-    if tau <= 0.0:
-        yn = pb
-    else:
-        p1 = (pb - pa) / h
-        c = y - pa + p1 * tau
-        e = math.exp(-h / tau)
-        yn = pa + p1 * (h - tau) + c * e
-        ok = abs((pa - y) / tau) <= slew and abs(p1 - c / tau * e) <= slew
-        if not ok or yn < lo or yn > hi or y < lo or y > hi:
-            return _pole(y, 0.5 * (pa + pb), tau, slew, lo, hi, h)
-    return _clip(yn, lo, hi)
+_clip = clip1
 
 
 @njit(cache=True)
@@ -215,6 +169,7 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
     cur = np.empty(nmax)
     cur_a = np.empty(nmax)
     slope = np.zeros(n_tot + 1)  # target slopes of the previous sub-step (neurons, then J)
+    curv = np.zeros(n_tot + 1)  # and their curvature estimates
     h_prev = 0.0
     tau_j, slew_j, lo_j, hi_j = ep[8], ep[9], ep[10], ep[11]
     tau_acq, droop, sh_lo, sh_hi = shp[0], shp[1], shp[2], shp[3]
@@ -261,16 +216,23 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
                     base = off[q] * ng[q]
                     pa = k[q] * (base - rfl * cur_a[j])
                     pb = k[q] * (base - rfl * cur[j])
-                    y1 = _pole_lin(y0, pa, pb, tau[q], slew[l], lo[l], hi[l], h)
                     if l > 0:
+                        # the target moves as a parabola through pa and pb whose curvature is
+                        # the change of slope since the previous sub-step
                         sl = (pb - pa) / h
+                        cq = 0.0
                         if h_prev > 0.0:
-                            e = h * h * 0.125 * abs(2.0 * (sl - slope[q]) / (h + h_prev))
+                            cq = (sl - slope[q]) / (h + h_prev)
+                            e = abs(cq - curv[q]) * h * h * 0.25
                             if tau[q] > h:
                                 e *= h / tau[q]
                             if e > err:
                                 err = e
+                        y1 = pole_quad(y0, pa, sl - cq * h, cq, tau[q], slew[l], lo[l], hi[l], h)
                         slope[q] = sl
+                        curv[q] = cq
+                    else:
+                        y1 = pole_ramp(y0, pa, pb, tau[q], slew[l], lo[l], hi[l], h, 1)
                     dd = abs(y1 - y0)
                     if dd > moved:
                         moved = dd
@@ -295,15 +257,18 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
         # error circuit: one lumped pole toward the static J of the outputs (linear over the sub-step)
         j_b = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
         yj_old = state[0]
-        yj = _pole_lin(yj_old, j_a, j_b, tau_j, slew_j, lo_j, hi_j, h)
         sl = (j_b - j_a) / h
+        cq = 0.0
         if h_prev > 0.0:
-            e = h * h * 0.125 * abs(2.0 * (sl - slope[n_tot]) / (h + h_prev))
+            cq = (sl - slope[n_tot]) / (h + h_prev)
+            e = abs(cq - curv[n_tot]) * h * h * 0.25
             if tau_j > h:
                 e *= h / tau_j
             if e > err:
                 err = e
+        yj = pole_quad(yj_old, j_a, sl - cq * h, cq, tau_j, slew_j, lo_j, hi_j, h)
         slope[n_tot] = sl
+        curv[n_tot] = cq
         state[0] = yj
         j_a = j_b
         dd = abs(yj - yj_old)
@@ -312,7 +277,7 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
         if holding:
             ysh = state[1] - droop * h
         else:
-            ysh = _pole_lin(state[1], yj_old, yj, tau_acq, math.inf, sh_lo, sh_hi, h)
+            ysh = pole_ramp(state[1], yj_old, yj, tau_acq, math.inf, sh_lo, sh_hi, h, 1)
             dd = abs(ysh - state[1])
             if dd > moved:
                 moved = dd
@@ -535,7 +500,7 @@ class AnalogEngine:
         Sub-steps per smallest neuron time constant at the start of an interval.
     """
 
-    def __init__(self, substeps_per_tau: int = 16, tol: float = 1e-4) -> None:
+    def __init__(self, substeps_per_tau: int = 16, tol: float = 3e-5) -> None:
         self.substeps_per_tau = int(substeps_per_tau)
         #: Local error target of a sub-step (V), relative to the largest v_sat.
         self.tol_rel = float(tol)

@@ -328,6 +328,8 @@ class SampleHold(SinglePoleBlock):
         ev.callbacks.append(lambda _e: self._emit())
 
     def _on_hold(self, net) -> None:
+        if self.driver is not None:
+            return  # the driver holds and releases (the net only shows it)
         h = float(net.value()[0]) > 0.5
         if h and not self.holding:
             self.sample()

@@ -39,6 +39,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numba import njit
 
 from mssim.component import AnalogBlock
 from mssim.errors import field_error
@@ -259,12 +260,111 @@ def _slew_band(tau: np.ndarray, slew) -> np.ndarray:
     return np.where(np.isinf(slew), np.inf, band)
 
 
-def pole_step(y0, y_inf, tau, slew, lo, hi, dt: float) -> np.ndarray:
-    """Exact output after ``dt`` seconds under a constant target.
+# ---------------------------------------------------------------------------
+# The single-pole law, in compiled scalar form: every integrator of op-amp outputs uses these
+# (the chip's engine, components.engine, and the blocks' event-level path through pole_step /
+# pole_step_ramp below).
+@njit(cache=True)
+def clip1(x, lo, hi):
+    """``x`` within ``[lo, hi]``."""
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
 
-    The output slews at ``slew`` while ``|y_inf - y| > slew*tau``, then relaxes
-    as ``y_inf - d*exp(-t/tau)``; the result is clipped to ``[lo, hi]``
-    (exact, because the trajectory is monotone and the state has no wind-up).
+
+@njit(cache=True)
+def pole_const(y, p, tau, slew, lo, hi, h):
+    """Exact single-pole step toward a constant target p: slew at ``slew`` while
+    ``|p - y| > slew*tau``, then relax as ``p - d*exp(-t/tau)``; clipped to the rails (exact: the
+    trajectory is monotone and the state has no wind-up)."""
+    if tau <= 0.0:
+        yn = p
+    else:
+        diff = p - y
+        band = slew * tau
+        ad = abs(diff)
+        if ad > band:
+            t1 = (ad - band) / slew
+            sgn = 1.0 if diff > 0 else -1.0
+            if h <= t1:
+                yn = y + sgn * slew * h
+            else:
+                yn = p - sgn * band * math.exp(-(h - t1) / tau)
+        else:
+            yn = p - diff * math.exp(-h / tau)
+    return clip1(yn, lo, hi)
+
+
+@njit(cache=True)
+def pole_ramp(y, pa, pb, tau, slew, lo, hi, h, n_sub):
+    """Single-pole step under a target moving linearly from pa to pb over h.
+
+    Exact in the linear region: ``p0 + p1*(t - tau) + (y0 - p0 + p1*tau)*exp(-t/tau)``.  Where the
+    trajectory would slew or touch a rail (checked at both ends and at an interior extremum), it
+    takes ``n_sub`` steps of :func:`pole_const` with the target held at each sub-step's midpoint
+    (second order in the sub-step).
+    """
+    if tau <= 0.0:
+        return clip1(pb, lo, hi)
+    p1 = (pb - pa) / h
+    c = y - pa + p1 * tau
+    e = math.exp(-h / tau)
+    yn = pa + p1 * (h - tau) + c * e
+    ok = abs((pa - y) / tau) <= slew and abs(p1 - c / tau * e) <= slew
+    ok = ok and lo <= yn <= hi and lo <= y <= hi
+    if ok and p1 != 0.0:
+        ratio = c / (p1 * tau)
+        if ratio > 1.0:
+            ts = tau * math.log(ratio)
+            if ts < h:
+                ys = pa + p1 * (ts - tau) + c * math.exp(-ts / tau)
+                ok = lo <= ys <= hi
+    if ok:
+        return yn
+    hs = h / n_sub
+    for k in range(n_sub):
+        y = pole_const(y, pa + p1 * (k + 0.5) * hs, tau, slew, lo, hi, hs)
+    return y
+
+
+@njit(cache=True)
+def pole_quad(y, pa, b, c, tau, slew, lo, hi, h):
+    """Single-pole step under the target ``p(t) = pa + b·t + c·t²`` over h: exact in the linear
+    region (particular solution ``pa + b(t - tau) + c(t² - 2·tau·t + 2·tau²)`` plus the decaying
+    homogeneous part); where slewing or a rail intervenes, :func:`pole_ramp` through the chord."""
+    if tau <= 0.0:
+        return clip1(pa + b * h + c * h * h, lo, hi)
+    ypa = pa - b * tau + 2.0 * c * tau * tau
+    ph = pa + b * h + c * h * h
+    yph = ph - (b + 2.0 * c * h) * tau + 2.0 * c * tau * tau
+    yn = yph + (y - ypa) * math.exp(-h / tau)
+    ok = abs((pa - y) / tau) <= slew and abs((ph - yn) / tau) <= slew
+    if not ok or yn < lo or yn > hi or y < lo or y > hi:
+        return pole_ramp(y, pa, ph, tau, slew, lo, hi, h, 1)
+    return yn
+
+
+@njit(cache=True)
+def _pole_step_arr(y0, p, tau, slew, lo, hi, dt, out):
+    for i in range(y0.shape[0]):
+        out[i] = pole_const(y0[i], p[i], tau[i], slew[i], lo, hi, dt)
+
+
+@njit(cache=True)
+def _pole_ramp_arr(y0, pa, pb, tau, slew, lo, hi, dt, n_sub, out):
+    for i in range(y0.shape[0]):
+        out[i] = pole_ramp(y0[i], pa[i], pb[i], tau[i], slew[i], lo, hi, dt, n_sub)
+
+
+def _vec(y0, *arrays):
+    y0 = np.atleast_1d(np.asarray(y0, dtype=float))
+    return [y0] + [np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=float), y0.shape)) for a in arrays]
+
+
+def pole_step(y0, y_inf, tau, slew, lo, hi, dt: float) -> np.ndarray:
+    """Exact output after ``dt`` seconds under a constant target (:func:`pole_const` per output).
 
     Parameters
     ----------
@@ -277,66 +377,21 @@ def pole_step(y0, y_inf, tau, slew, lo, hi, dt: float) -> np.ndarray:
     dt : float
         Step (s), ``>= 0``.
     """
-    y0 = np.asarray(y0, dtype=float)
-    diff = y_inf - y0
-    dist = np.abs(diff)
-    s = np.sign(diff)
-    band = _slew_band(tau, slew)
-    t1 = np.maximum(dist - band, 0.0) / slew          # duration of the slew phase (0/inf -> 0)
-    d1 = np.minimum(dist, band)                        # distance left at the end of slewing
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        e = np.where(tau > 0, np.exp(-np.maximum(dt - t1, 0.0) / np.where(tau > 0, tau, 1.0)), 0.0)
-        y = np.where(dt <= t1, y0 + s * slew * dt, y_inf - s * d1 * e)
-    # dt < t1 with slew = inf cannot happen (t1 = 0); guard 0*inf anyway
-    y = np.where(np.isnan(y), y_inf, y)
-    return np.clip(y, lo, hi)
+    shape = np.shape(y0)
+    y, p, t, sl = _vec(y0, y_inf, tau, slew)
+    out = np.empty_like(y)
+    _pole_step_arr(y, p, t, sl, float(lo), float(hi), float(dt), out)
+    return out.reshape(shape) if shape else out
 
 
 def pole_step_ramp(y0, p0, p1, tau, slew, lo, hi, dt: float, n_sub: int = 16) -> np.ndarray:
-    """Output after ``dt`` seconds under a target moving linearly, ``p0 + p1*t``.
-
-    In the linear region (no slewing, inside the rails) the solution is exact:
-    ``y = p0 + p1*(t - tau) + (y0 - p0 + p1*tau)*exp(-t/tau)``.  Outputs whose
-    trajectory would slew or touch a rail during the step are advanced instead
-    by ``n_sub`` sub-steps of :func:`pole_step` with the target held at each
-    sub-step's midpoint value (second-order accurate in the sub-step).
-    """
-    y0 = np.asarray(y0, dtype=float)
-    tau = np.broadcast_to(np.asarray(tau, dtype=float), y0.shape)
-    if not np.any(p1):
-        return pole_step(y0, p0, tau, slew, lo, hi, dt)
-    pos = tau > 0
-    safe_tau = np.where(pos, tau, 1.0)
-    c = y0 - p0 + p1 * tau
-    e = np.exp(-dt / safe_tau)
-    y_lin = np.where(pos, p0 + p1 * (dt - tau) + c * e, p0 + p1 * dt)
-    # validity: derivative is monotone (p1 - c/tau*exp(-t/tau)), so check both ends
-    d_start = np.where(pos, (p0 - y0) / safe_tau, 0.0)
-    d_end = np.where(pos, p1 - c / safe_tau * e, p1)
-    ok = (np.abs(d_start) <= slew) & (np.abs(d_end) <= slew)
-    ok &= (y_lin >= lo) & (y_lin <= hi) & (y0 >= lo) & (y0 <= hi)
-    # interior extremum where y' = 0: t* = tau*ln(c/(p1*tau))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = c / (p1 * safe_tau)
-        tstar = safe_tau * np.log(np.where(ratio > 1.0, ratio, 1.0))
-    inside = pos & (ratio > 1.0) & (tstar < dt)
-    if np.any(inside):
-        y_star = p0 + p1 * (tstar - tau) + c * np.exp(-tstar / safe_tau)
-        ok &= ~inside | ((y_star >= lo) & (y_star <= hi))
-    if np.all(ok):
-        return y_lin
-    bad = ~ok
-    yb = y0[bad]
-    p0b = np.broadcast_to(p0, y0.shape)[bad]
-    p1b = np.broadcast_to(p1, y0.shape)[bad]
-    tb = tau[bad]
-    sb = np.broadcast_to(np.asarray(slew, dtype=float), y0.shape)[bad]
-    h = dt / n_sub
-    for k in range(n_sub):
-        yb = pole_step(yb, p0b + p1b * (k + 0.5) * h, tb, sb, lo, hi, h)
-    out = y_lin.copy()
-    out[bad] = yb
-    return out
+    """Output after ``dt`` seconds under a target moving linearly, ``p0 + p1*t``
+    (:func:`pole_ramp` per output, ``n_sub`` midpoint sub-steps where it slews or rails)."""
+    shape = np.shape(y0)
+    y, pa, slope, t, sl = _vec(y0, p0, p1, tau, slew)
+    out = np.empty_like(y)
+    _pole_ramp_arr(y, pa, pa + slope * dt, t, sl, float(lo), float(hi), float(dt), int(n_sub), out)
+    return out.reshape(shape) if shape else out
 
 
 def time_to_level(y0, y_inf, tau, slew, level) -> np.ndarray:
@@ -425,9 +480,14 @@ class SinglePoleBlock(AnalogBlock):
 
     @property
     def energy_j(self) -> float:
-        """Energy drawn from the supplies so far (J): quiescent plus load."""
-        if self.ctx is not None:
-            self.advance_to(self.ctx.env.now)
+        """Energy drawn from the supplies so far (J): quiescent plus load.  Driven by an external
+        integrator (``lazy``), the quiescent part is power × time since build, however often the
+        block was touched (so observing it never changes the sum)."""
+        if self.ctx is None:
+            return self.energy_q_j + self.energy_load_j
+        if self.lazy:
+            return self.power_q_w * (self.ctx.env.now - self._t_built) * TICK + self.energy_load_j
+        self.advance_to(self.ctx.env.now)
         return self.energy_q_j + self.energy_load_j
 
     # -- integration ----------------------------------------------------------------
@@ -444,10 +504,15 @@ class SinglePoleBlock(AnalogBlock):
             y = y_new
         return y
 
+    _t_built = 0
+
+    def build(self, ctx) -> None:
+        super().build(ctx)
+        self._t_built = ctx.env.now
+
     def advance(self, t_from: int, t_to: int) -> None:
         if self.lazy:
-            self.energy_q_j += self.power_q_w * (t_to - t_from) * TICK
-            return
+            return  # an external integrator owns the state; energy_j counts the quiescent power
         self._y = self._evolve(self._y, t_from, t_to, account=True)
         self.energy_q_j += self.power_q_w * (t_to - t_from) * TICK
 
