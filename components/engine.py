@@ -56,6 +56,8 @@ from numba import njit
 from mssim.probe import Probe
 from mssim.units import TICK
 
+from .errorcircuits import error_j
+from .neurons import summer_target
 from .opamp import clip1, closed_loop, pole_const, pole_quad, pole_ramp
 
 ACT_CODES = {"rails": 0, "tanh": 1, "clip": 2, "linear": 3}
@@ -104,15 +106,12 @@ def _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn,
 
 @njit(cache=True)
 def _static_j(y, po, n_out, act_c, vsat, sgn, d, ep, off_sub):
-    """Settled J (V) of the error circuit for op-amp outputs y[po:po+n_out] and targets d."""
-    k_sub, sub_gain, ng_sub, k_sq, k_sum, sum_gain, ng_sum, off_sum, lo, hi = (
-        ep[0], ep[1], ep[2], ep[3], ep[4], ep[5], ep[6], ep[7], ep[10], ep[11])
-    acc = 0.0
+    """Settled J (V) of the error circuit for op-amp outputs y[po:po+n_out] and targets d
+    (:func:`components.errorcircuits.error_j` of the activated outputs)."""
+    o = np.empty(n_out)
     for j in range(n_out):
-        o = _act(sgn * y[po + j], act_c, vsat)
-        e = _clip(k_sub * (sub_gain * (d[j] - o) + ng_sub * off_sub[j]), lo, hi)
-        acc += _clip(k_sq * e * e, lo, hi)
-    return k_sum * (0.5 * sum_gain * acc + ng_sum * off_sum)
+        o[j] = _act(sgn * y[po + j], act_c, vsat)
+    return error_j(o, d, ep, off_sub)
 
 
 @njit(cache=True)
@@ -213,9 +212,8 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
                 if not math.isnan(stuck[q]):
                     y1 = stuck[q]
                 else:
-                    base = off[q] * ng[q]
-                    pa = k[q] * (base - rfl * cur_a[j])
-                    pb = k[q] * (base - rfl * cur[j])
+                    pa = summer_target(k[q], off[q], ng[q], rfl, cur_a[j])
+                    pb = summer_target(k[q], off[q], ng[q], rfl, cur[j])
                     if l > 0:
                         # the target moves as a parabola through pa and pb whose curvature is
                         # the change of slope since the previous sub-step
@@ -466,7 +464,7 @@ def _settle_batch(V0, n_l, n_in_l, y_off, G, G_off, k, ng, off, stuck, rf, lo, h
                 if not math.isnan(stuck[q]):
                     y[q] = stuck[q]
                 else:
-                    y[q] = _clip(k[q] * (off[q] * ng[q] - rf[l] * cur[j]), lo[l], hi[l])
+                    y[q] = _clip(summer_target(k[q], off[q], ng[q], rf[l], cur[j]), lo[l], hi[l])
         pl = y_off[L - 1]
         for j in range(n_last):
             out[b, j] = _act(sgn[L - 1] * y[pl + j], act[L - 1], vsat[L - 1])

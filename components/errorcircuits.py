@@ -35,18 +35,38 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numba import njit
 
 from mssim.component import BuildContext, Component, Port
 from mssim.errors import ConfigError, SimulationError, field_error
 from mssim.units import TICK, TICKS_PER_SECOND, mV, quantize_ticks, to_ticks, us
 
-from .opamp import (OpAmpParams, SinglePoleBlock, check_choice, check_finite, check_nonneg, check_positive,
+from .opamp import (OpAmpParams, SinglePoleBlock, clip1, check_choice, check_finite, check_nonneg, check_positive,
                     closed_loop)
 
 
 def _check_opamp(owner: str, value) -> None:
     if not isinstance(value, OpAmpParams):
         raise field_error(owner, "opamp", "must be an OpAmpParams", value, "use OpAmpParams(...) or OpAmpParams.ideal()")
+
+
+@njit(cache=True)
+def error_j(o, d, ep, off_sub):
+    """Settled J (V) of the error circuit (unclipped at the summing amplifier's output).
+
+    Per output: the subtractor ``e = k_sub·(sub_gain·(d - o) + NG_sub·V_os)`` and the squarer
+    ``k_sq·e²``, each within the rails; the summer ``k_sum·(sum_gain/2·Σ + NG_sum·V_os,sum)``.
+    ``ep`` = [k_sub, sub_gain, NG_sub, k_sq, k_sum, sum_gain, NG_sum, V_os,sum, tau, slew, rail-,
+    rail+] (:meth:`ErrorCircuit.engine_params`).  The one law of the J circuit: the block and the
+    chip's engine both use it.
+    """
+    k_sub, sub_gain, ng_sub, k_sq, k_sum, sum_gain, ng_sum, off_sum, lo, hi = (
+        ep[0], ep[1], ep[2], ep[3], ep[4], ep[5], ep[6], ep[7], ep[10], ep[11])
+    acc = 0.0
+    for j in range(o.shape[0]):
+        e = clip1(k_sub * (sub_gain * (d[j] - o[j]) + ng_sub * off_sub[j]), lo, hi)
+        acc += clip1(k_sq * e * e, lo, hi)
+    return k_sum * (0.5 * sum_gain * acc + ng_sum * off_sum)
 
 
 # ---------------------------------------------------------------------------
@@ -151,13 +171,11 @@ class ErrorCircuit(SinglePoleBlock):
 
     # -- model --------------------------------------------------------------------
     def _static(self, o, d) -> np.ndarray:
-        """Settled (unclipped at the summer output) nonideal J for inputs o, d."""
-        p = self.params
-        lo, hi = self._lo, self._hi
-        e = np.clip(self._k_sub * (p.sub_gain * (np.asarray(d) - np.asarray(o)) + self._ng_sub * self.offset_sub), lo, hi)
-        sq = np.clip(p.k_sq * e * e, lo, hi)
-        j = self._k_sum * (0.5 * p.sum_gain * float(np.sum(sq)) + self._ng_sum * self.offset_sum)
-        return np.array([float(j)])
+        """Settled (unclipped at the summer output) nonideal J for inputs o, d (:func:`error_j`)."""
+        ep, off = self.engine_params()
+        o = np.ascontiguousarray(np.broadcast_to(np.asarray(o, dtype=float), (self.n,)))
+        d = np.ascontiguousarray(np.broadcast_to(np.asarray(d, dtype=float), (self.n,)))
+        return np.array([error_j(o, d, ep, off)])
 
     def static_j(self, o, d) -> float:
         """Settled, noise-free J (V) for outputs ``o`` and targets ``d``, with

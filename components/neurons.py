@@ -53,6 +53,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numba import vectorize
 
 from mssim.component import BuildContext, Port
 from mssim.errors import ConfigError, field_error
@@ -61,6 +62,15 @@ from mssim.units import TICKS_PER_SECOND, kohm, mV
 from .opamp import OpAmpParams, SinglePoleBlock, check_choice, check_positive, closed_loop, time_to_level
 
 ACTIVATIONS = ("rails", "tanh", "clip", "linear")
+
+
+@vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
+def summer_target(k, offset, ng, r_f, i_in):
+    """Settled output (V, before rails) of an inverting summer fed the short-circuit current
+    ``i_in`` through noise gain ``ng``: ``k·(V_os·NG - R_f·I)``, ``k = 1/(1 + NG/A0)``.  The one
+    law of the neuron's DC transfer (blocks and the chip's engine use it; a numpy ufunc that
+    compiled code calls per element)."""
+    return k * (offset * ng - r_f * i_in)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,7 +223,7 @@ class NeuronLayer(SinglePoleBlock):
     def _target(self, i_in, g, cache: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Unclipped settled op-amp output, tau, NG and k for inputs (i_in, g)."""
         ng, tau, k = self._loop(g, cache)
-        y_inf = k * (self.offset * ng - self.params.r_f * np.asarray(i_in, dtype=float))
+        y_inf = summer_target(k, self.offset, ng, self.params.r_f, np.asarray(i_in, dtype=float))
         return y_inf, tau, ng, k
 
     def _pieces(self, t_a: int, t_b: int):
@@ -317,10 +327,11 @@ class NeuronLayer(SinglePoleBlock):
         """
         if g_src is None:
             y_inf = self._target(i_in, self._g.segment[3])[0]
-        else:  # inlined closed_loop (no tau needed): a handful of vector operations
+        else:
             r_f = self.params.r_f
             ng = r_f * np.asarray(g_src, dtype=float) + 1.0
-            y_inf = (self.offset * ng - r_f * np.asarray(i_in, dtype=float)) / (1.0 + ng / self.params.opamp.a0)
+            k = 1.0 / (1.0 + ng / self.params.opamp.a0)
+            y_inf = summer_target(k, self.offset, ng, r_f, np.asarray(i_in, dtype=float))
         y = np.clip(y_inf, self._lo, self._hi)
         stuck = self.stuck_y
         if not np.isnan(stuck).all():
