@@ -136,7 +136,8 @@ def _currents_from(l, v, y_off, n_l, n_in_l, G, G_off, writing, vbias, out):
 
 @njit(cache=True)
 def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf, slew, lo,
-               hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, holding, shp, sup, acc, rec, rec_n):
+               hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, holding, shp, sup, acc, rec, rec_n,
+               reset_acc):
     """Advance every analog state by T seconds under constant external inputs.
 
     ``state`` = [yj, ysh]; ``ep``/``shp`` pack the error-circuit and sample-and-hold parameters;
@@ -144,7 +145,8 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
     ``acc`` accumulates: rows 0..3 = per neuron ∫v dt, ∫v² dt, min v, max v of the activated,
     attenuated output (what the next crossbar reads), row 4 [0] = output-stage load energy (J).
     ``rec`` (rows of [t, y..., yj, ysh]) receives every sub-step when it has rows; ``rec_n[0]``
-    counts them.  Returns the number of sub-steps.
+    counts them.  ``reset_acc`` starts the read statistics afresh (min and max from the present
+    outputs).  Returns the number of sub-steps.
 
     Each sub-step advances the layers in order: layer l's target moves linearly between the
     currents from layer l-1's outputs at the sub-step's start and at its end (already advanced).
@@ -181,6 +183,11 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
         for j in range(n_l[l]):
             q = y_off[l] + j
             v_a[q] = _act(sgn[l] * y[q], act[l], vsat[l]) * scale[l]
+            if reset_acc:
+                acc[0, q] = 0.0
+                acc[1, q] = 0.0
+                acc[2, q] = v_a[q]
+                acc[3, q] = v_a[q]
     j_a = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
     recording = rec.shape[0] > 0
     t = 0.0
@@ -679,7 +686,7 @@ class AnalogEngine:
                                  self.I0, self.y, self.k, self.tau, self.ng, self.off, self.stuck, self.rf,
                                  self.slew, self.lo, self.hi, self.act, self.vsat, self.sgn, self.scale, self.vbias,
                                  self.d, self.ep, self.off_sub, self.state, self.holding, self.shp, self.sup,
-                                 self.acc, rec, self._rec_n)
+                                 self.acc, rec, self._rec_n, True)
         if self.recorder is not None:
             n = int(self._rec_n[0])
             self.recorder["chunks"].append((self.t_state, rec[:n].copy()))
@@ -704,17 +711,6 @@ class AnalogEngine:
             self._write_upto(t)
         T = (t - t0) * TICK
         acc = self.acc
-        L1 = self.L - 1
-        if L1 > 0:
-            # read voltages at the interval start (the min/max include them)
-            n_h = int(self.y_off[L1])
-            acc[0, :n_h] = 0.0
-            acc[1, :n_h] = 0.0
-            for l in range(L1):
-                s = slice(self.y_off[l], self.y_off[l] + self.n_l[l])
-                v = self.neurons[l].params.activate(self.y[s]) * self.scale[l]
-                acc[2, s] = v
-                acc[3, s] = v
         self._integrate(T)
         if seg is None:
             need = self._need

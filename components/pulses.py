@@ -199,7 +199,7 @@ class PulseGenerator(Component):
             nominal = p.quantise(int(width_ticks) * TICK) if width_ticks else 0
         amp = float(p.amplitude if amplitude is None else amplitude)
         pol = np.asarray(self._pol.value() if polarity is None else polarity, dtype=float)
-        if pol.shape not in ((), (self.n_lines,)) or not np.all(np.isin(pol, (-1.0, 0.0, 1.0))):
+        if pol.shape not in ((), (self.n_lines,)) or not np.all((pol == 1.0) | (pol == -1.0) | (pol == 0.0)):
             raise ConfigError(f"PulseGenerator {self.name!r}.polarity: must be -1, 0 or +1 per line (got {pol!r})")
         pol = np.broadcast_to(pol, (self.n_lines,))
         width = nominal
