@@ -447,8 +447,8 @@ class SinglePoleBlock(AnalogBlock):
     """
 
     #: When True the block neither integrates nor posts events: an external integrator
-    #: (``components.training.forward.ForwardChain``) owns its state; only quiescent
-    #: supply energy is still accounted.
+    #: (the chip's :class:`~components.engine.AnalogEngine`) owns its state; the block still
+    #: reports its quiescent supply energy (power × time).
     lazy = False
 
     def __init__(self, name: str) -> None:
