@@ -143,3 +143,18 @@ def test_ideal_chip_reproduces_numpy_baselines(algorithm):
     assert np.max(np.abs(trace[-1] - run.initial_weights)) > 0.01
     if algorithm == "serial_wp":  # n + 1 settles and up to n write pulses per pattern
         assert res.metrics["update_pulses"] > 4 * epochs * run.chip.n_weights // 2
+
+
+def test_pulse_width_statistics_and_warnings():
+    """history.csv carries the update widths of each epoch; > 5 % rounded to zero gives a warning."""
+    run = TrainingRun(phys(seed=1, timing={"clock": "1ns"}, training={"epochs": 2, "alpha": 0.01, "c": 0.01}))
+    res = run.run()
+    row = res.history[-1]
+    assert 0 < row["width_min_s"] <= row["width_median_s"] <= row["width_max_s"] <= 10e-6
+    assert res.metrics["warnings"] == 0
+    coarse = TrainingRun(phys(seed=1, timing={"clock": "2us", "t_max": "10us"},
+                              training={"epochs": 2, "alpha": 0.01, "c": 0.01})).run()
+    assert coarse.history[-1]["width_frac_zero"] > 0.05
+    assert coarse.metrics["warnings"] >= 1
+    assert "rounded to zero" in coarse.metrics["warning_messages"][0]
+    assert any(e["kind"] == "warning" for e in coarse.events)

@@ -238,6 +238,8 @@ class TrainingRun:
         self.sim.log("calibration", **self.calibration, t_pert_s=to_seconds(self.controller.width_for(tr.c, kp)),
                      pwm_gain_s_per_v=gain)
         self._rec_nets: list = []
+        #: One-line warnings raised during the run (also in events.jsonl and metrics.json).
+        self.warnings: list[str] = []
 
     # -- callbacks -----------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
@@ -260,14 +262,41 @@ class TrainingRun:
         last = epoch == tr.epochs - 1
         if (epoch + 1) % tr.eval_every and not last:
             return False
-        row = {"epoch": epoch + 1, **self.evaluate(), "sim_time_s": self.sim.now_s, "energy_j": self.chip.energy_j(),
-               "write_pulses": self.controller.update_pulses + self.controller.pert_pulses}
+        eb = self.chip.energy_breakdown()
+        row = {"epoch": epoch + 1, **self.evaluate(), "sim_time_s": self.sim.now_s, "energy_j": float(sum(eb.values())),
+               "energy_read_j": eb["crossbar_read"], "energy_write_j": eb["crossbar_write"],
+               "energy_static_j": float(sum(eb.values())) - eb["crossbar_read"] - eb["crossbar_write"],
+               "write_pulses": self.controller.update_pulses + self.controller.pert_pulses,
+               **self._width_stats(epoch)}
         self.history.append(row)
         if self._progress is not None:
             self._progress.update(epoch + 1 - self._progress.n)
             self._progress.set_postfix(train=f"{100 * row['train_accuracy']:.1f}%", loss=f"{row['train_loss']:.4f}")
         stop = tr.stop_at_accuracy is not None and row["train_accuracy"] >= tr.stop_at_accuracy
         return bool(stop)
+
+    def _width_stats(self, epoch: int) -> dict[str, float]:
+        """Update-pulse widths of this epoch as the PWM chose them: median, min and max (s) of the
+        non-zero ones, the fraction rounded to zero clock periods and the fraction clipped at
+        t_max.  More than 5 % zero or clipped gives one warning (events.jsonl, metrics.json)."""
+        w = np.asarray(self.controller.widths, dtype=np.int64)
+        tmax = self.controller.pwm.params.t_max_ticks
+        nz = w[w > 0]
+        n = max(len(w), 1)
+        st = {"width_median_s": float(np.median(nz)) * TICK if nz.size else 0.0,
+              "width_min_s": float(nz.min()) * TICK if nz.size else 0.0,
+              "width_max_s": float(nz.max()) * TICK if nz.size else 0.0,
+              "width_frac_zero": float(np.count_nonzero(w == 0)) / n,
+              "width_frac_clipped": float(np.count_nonzero(w >= tmax)) / n}
+        for key, what, fix in (("width_frac_zero", "rounded to zero clock periods",
+                                "use a finer timing.clock, a larger training.alpha or a lower timing.v_write"),
+                               ("width_frac_clipped", "clipped at timing.t_max",
+                                "raise timing.t_max, lower training.alpha or raise timing.v_write")):
+            if st[key] > 0.05:
+                msg = (f"epoch {epoch + 1}: {100 * st[key]:.0f} % of the update pulses were {what}; {fix}")
+                self.warnings.append(msg)
+                self.sim.log("warning", message=msg)
+        return st
 
     def _on_pattern(self, k: int) -> None:
         """Start and stop recording one training step.  Recording is an observer: the engine keeps
@@ -325,6 +354,11 @@ class TrainingRun:
             "wall_time_s": wall,
             "energy_j": self.chip.energy_j(),
             "energy_breakdown_j": self.chip.energy_breakdown(),
+            "energy_per_update_j": self.chip.energy_j() / max(ctl.patterns_done, 1),
+            "write_energy_per_pulse_j": (self.chip.energy_breakdown()["crossbar_write"]
+                                         / max(ctl.update_pulses + ctl.pert_pulses, 1)),
+            "warnings": len(self.warnings),
+            "warning_messages": list(self.warnings),
             "real_time_factor": (self.sim.now_s / wall) if wall > 0 else None,
             "write_pulses": ctl.update_pulses + ctl.pert_pulses,
             "update_pulses": ctl.update_pulses,
