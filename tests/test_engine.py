@@ -199,3 +199,78 @@ def test_every_fault_on_every_model_and_unit(model, unit):
     kinds = {e["fault"] for e in res.events if e["kind"] == "fault"}
     assert kinds == {f["kind"] for f in FAULTS}
     assert all(np.all(np.isfinite(w)) for w in res.weights)
+
+
+# ----------------------------------------------------------------------------- regimes vs closed forms
+def _one_layer(opamp="typical", activation="linear", **op):
+    """XOR without hidden layer: one neuron fed by 3 synapses (2 inputs + bias)."""
+    return TrainingRun(_xor(network={"hidden": []}, neuron={"opamp": opamp, "activation": activation,
+                                                            "opamp_params": {"noise_c2c": 0.0, **op}},
+                            circuit={"sample_hold": {"droop": 0.0}}))
+
+
+def _first_target(run):
+    """Independent closed form of the neuron's settled output for the applied pattern (numpy, from the
+    crossbar's transfer conductances): k·(V_os·NG − R_f·I), k = 1/(1 + NG/A0)."""
+    eng, xb, nl = run.engine, run.chip.crossbars[0], run.chip.neurons[0]
+    G, gsrc = xb.engine_read_state()
+    I = eng.v0 @ G
+    ng = 1.0 + nl.params.r_f * gsrc
+    a0 = nl.params.opamp.a0
+    return (nl.offset * ng - nl.params.r_f * I) / (1.0 + ng / a0), ng
+
+
+def test_slew_limited_step_moves_at_the_slew_rate():
+    sr = 2e4  # V/s: 50 us per volt, far slower than the pole
+    run = _one_layer(slew_rate=sr)
+    eng = run.engine
+    run.sim.env.run(until=1)
+    y0 = eng.y.copy()
+    target, _ = _first_target(run)
+    t = 4e-6
+    eng.advance_to(to_ticks(t))
+    dist = abs(target - y0)
+    assert np.all(dist > sr * t + 0.01)  # still slewing
+    np.testing.assert_allclose(eng.y, y0 + np.sign(target - y0) * sr * t, rtol=0, atol=1e-9)
+
+
+def test_rails_clip_without_wind_up():
+    run = _one_layer(activation="rails", v_rail_pos=0.05, v_rail_neg=-0.05)
+    eng = run.engine
+    run.sim.env.run(until=to_ticks(15e-6))
+    eng.advance_to(run.sim.env.now)
+    target, _ = _first_target(run)
+    assert np.all(np.abs(target) > 0.05)
+    np.testing.assert_allclose(eng.y, np.clip(target, -0.05, 0.05), atol=1e-12)
+
+
+@pytest.mark.parametrize("a0", [1e5, 50.0])
+def test_finite_open_loop_gain_and_the_loaded_pair_noise_gain(a0):
+    """Settled output = k·(V_os·NG − R_f·I) with NG = 1 + R_f·G_src of the loaded pair; with A0 = 50
+    the gain error k differs from 1 by NG/A0 and the engine must show it."""
+    run = _one_layer(a0=a0, gbw=1e9)
+    eng = run.engine
+    run.sim.env.run(until=to_ticks(15e-6))
+    eng.advance_to(run.sim.env.now)
+    target, ng = _first_target(run)
+    np.testing.assert_allclose(eng.y, target, rtol=1e-9, atol=1e-12)
+    ideal = -run.chip.neurons[0].params.r_f * (eng.v0 @ run.chip.crossbars[0].engine_read_state()[0])
+    if a0 < 1e3:  # the gain error is NG/A0/(1 + NG/A0) relative (offsets are off here)
+        np.testing.assert_allclose(1 - eng.y / ideal, (ng / a0) / (1 + ng / a0), rtol=1e-9)
+        assert np.all(ng / a0 > 1)
+
+
+def test_sample_and_hold_acquisition_is_exponential():
+    """Instant amplifiers: J steps at t = 0, the S&H follows with tau_acq = t_acq/ln(1/acq_tol)."""
+    scn = _xor(network={"hidden": []}, neuron={"opamp": "ideal", "activation": "linear", "opamp_params": {}},
+               circuit={"sample_hold": {"t_acq": 2e-6, "acq_tol": 1e-3, "droop": 0.0}})
+    run = TrainingRun(scn)
+    eng = run.engine
+    run.sim.env.run(until=1)
+    s0 = float(eng.state[1])
+    t = 0.7e-6
+    eng.advance_to(to_ticks(t))
+    j = float(eng.state[0])
+    tau = 2e-6 / math.log(1e3)
+    assert abs(j - s0) > 1e-4
+    assert float(eng.state[1]) == pytest.approx(j + (s0 - j) * math.exp(-t / tau), abs=1e-12)
