@@ -282,7 +282,10 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
         if holding:
             ysh = state[1] - droop * h
         else:
-            ysh = pole_ramp(state[1], yj_old, yj, tau_acq, math.inf, sh_lo, sh_hi, h, 1)
+            if tau_j <= 0.0:  # an instant J circuit steps at the sub-step's start
+                ysh = pole_const(state[1], yj, tau_acq, math.inf, sh_lo, sh_hi, h)
+            else:
+                ysh = pole_ramp(state[1], yj_old, yj, tau_acq, math.inf, sh_lo, sh_hi, h, 1)
             dd = abs(ysh - state[1])
             if dd > moved:
                 moved = dd
