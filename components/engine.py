@@ -598,6 +598,8 @@ class AnalogEngine:
         self.th_up = np.zeros(L)
         self.th_dn = np.zeros(L)
         self._need = np.zeros(L, dtype=np.int64)
+        #: layers whose devices drift at rest (finite retention): they must see every idle interval
+        self._retention = [math.isfinite(xb.device_params.retention_tau) for xb in xbars]
         self.G_base = np.zeros_like(self.G)
         self.usrc = np.zeros_like(self.G)
         self.pert: np.ndarray | None = None
@@ -719,12 +721,11 @@ class AnalogEngine:
             need = self._need
             _reads(T, self.v0, self.n_l, self.n_in_l, self.y_off, self.row_off, self.Q, self.amax, self.amin,
                    self.mode, self.th_up, self.th_dn, acc, self.vbias, self.e_read, need)
-            if need.any():
-                for l in np.flatnonzero(need):
-                    self._disturb_read(int(l), T)
-            else:
-                for xb in self.xbars:
-                    xb.idle(T)
+            for l in range(self.L):
+                if need[l]:
+                    self._disturb_read(l, T)
+                elif self._retention[l]:
+                    self.xbars[l].idle(T)
 
     def _write_upto(self, t: int) -> None:
         """Queue the write-line pieces from the write cursor to tick t (cut where the present ramp

@@ -652,7 +652,9 @@ class CrossbarLayer(AnalogBlock):
         pol = self._polarity_array(polarity)
         if self._lines is not None:
             return sum(self._write_piece(float(a), float(b), float(t), pol) for a, b, t in pieces)
-        total = float(sum(t for _, _, t in pieces))
+        total = 0.0
+        for _, _, t in pieces:
+            total += t
         sel = pol.ravel() != 0
         if not sel.any():
             arr.idle(total)
@@ -669,10 +671,11 @@ class CrossbarLayer(AnalogBlock):
                 continue
             sa, sb = sign * wa, sign * wb
             for ip, inn in idx_pairs:
-                e += float(np.sum(arr.apply_pair(sa, sb, T_, ip, inn)))
+                e += float(arr.apply_pair(sa, sb, T_, ip, inn).sum())
             for i_ in idx_single:
-                e += float(np.sum(arr.apply_voltage(sa, sb, T_, i_)))
-        arr.idle(total)
+                e += float(arr.apply_voltage(sa, sb, T_, i_).sum())
+        if math.isfinite(self.device_params.retention_tau):
+            arr.idle(total)
         self.energy_write_j += e
         return e
 
