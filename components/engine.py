@@ -924,6 +924,10 @@ class AnalogEngine:
         ``error.j``, ``sh.out``, ``controller.x``, ``controller.target``, ``writer.out``).
         Like :meth:`start_recording` it does not advance: the trace ends at the last event."""
         self._rec_point()
+        self._rec_inputs()  # close the stepped traces at the end
+        self.recorder["inputs"][-1] = (self.t_state,) + self.recorder["inputs"][-1][1:]
+        wr = self.recorder["writer"]
+        wr.append((max(self.t_state, wr[-1][0]), wr[-1][1]))
         rec = self.recorder
         self.recorder = None
         rows_t, rows_y, rows_j, rows_s = [], [], [], []

@@ -21,8 +21,10 @@ def _plt():
     return plt
 
 
-def learning_curve(history: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
-    """Train/test loss and accuracy against epoch."""
+def learning_curve(history: Sequence[dict[str, Any]], path: str | Path, title: str = "",
+                   baselines: dict[str, Any] | None = None) -> Path:
+    """Train/test loss and accuracy against epoch, with the baselines' final test accuracy
+    (``{name: {"test_accuracy": ...}}``) as dotted lines."""
     plt = _plt()
     ep = [int(r["epoch"]) for r in history]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -36,6 +38,9 @@ def learning_curve(history: Sequence[dict[str, Any]], path: str | Path, title: s
     for key, style in (("train_accuracy", "-"), ("test_accuracy", "--")):
         vals = [100 * float(r[key]) for r in history]
         a2.plot(ep, vals, style, label=key.replace("_", " "))
+    for i, (name, b) in enumerate((baselines or {}).items()):
+        if isinstance(b, dict) and "test_accuracy" in b:
+            a2.axhline(100 * float(b["test_accuracy"]), ls=":", lw=1, color=f"C{i + 2}", label=f"{name} (test)")
     a2.set_ylim(0, 101)
     a2.set_xlabel("epoch")
     a2.set_ylabel("accuracy (%)")
@@ -49,6 +54,19 @@ def learning_curve(history: Sequence[dict[str, Any]], path: str | Path, title: s
     return path
 
 
+def _integer_ticks(ax, shape) -> None:
+    """Rows and columns are units: integer ticks only (every one on small layers).  The image is
+    drawn transposed: x = input row, y = output column."""
+    from matplotlib.ticker import MaxNLocator
+
+    n_in, n_out = int(shape[0]), int(shape[1])
+    for axis, n in ((ax.xaxis, n_in), (ax.yaxis, n_out)):
+        if n <= 12:
+            axis.set_ticks(range(n))
+        else:
+            axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
 def weight_maps(weights: Sequence[np.ndarray], conductances: Sequence[tuple[np.ndarray, np.ndarray]] | None, path: str | Path) -> Path:
     """Per-layer maps: effective weight, and the conductances of both devices of each unit."""
     plt = _plt()
@@ -60,11 +78,15 @@ def weight_maps(weights: Sequence[np.ndarray], conductances: Sequence[tuple[np.n
         axes[0, l].set_title(f"layer {l}: weight")
         axes[0, l].set_xlabel("input (last = bias)")
         axes[0, l].set_ylabel("output")
+        _integer_ticks(axes[0, l], np.asarray(w).shape)
         fig.colorbar(im, ax=axes[0, l])
         if conductances:
             for r, (g, label) in enumerate(zip(conductances[l], ("G(M1)", "G(M2)")), start=1):
                 im = axes[r, l].imshow(np.asarray(g).T * 1e6, cmap="viridis", aspect="auto", interpolation="nearest")
-                axes[r, l].set_title(f"layer {l}: {label} (uS)")
+                axes[r, l].set_title(f"layer {l}: {label} (µS)")
+                axes[r, l].set_xlabel("input (last = bias)")
+                axes[r, l].set_ylabel("output")
+                _integer_ticks(axes[r, l], np.asarray(g).shape)
                 fig.colorbar(im, ax=axes[r, l])
     fig.tight_layout()
     path = Path(path)
@@ -89,20 +111,93 @@ def weight_histogram(weights: Sequence[np.ndarray], path: str | Path) -> Path:
     return path
 
 
+#: (quantity, unit, drawn as) of each recorded signal: "step" for values set at instants (the
+#: controller's outputs), "line" for trajectories (ramps and the engine's sub-steps).
+SIGNALS = {
+    "controller.x": ("row voltage", "V", "step"),
+    "controller.target": ("target", "V", "step"),
+    "controller.phase": ("phase", "code", "step"),
+    "controller.hold": ("hold", "logic", "step"),
+    "writer.out": ("write pulse", "V", "line"),
+    "error.j": ("J", "V", "line"),
+    "sh.out": ("S&H", "V", "line"),
+}
+
+
+def _signal_style(name: str) -> tuple[str, str, str]:
+    if name in SIGNALS:
+        return SIGNALS[name]
+    if name.startswith("neuron") and name.endswith(".out"):
+        return (f"{name.split('.')[0]} out", "V", "line")
+    if name.startswith("xbar") and name.endswith(".w"):
+        return (f"{name.split('.')[0]} weight", "1", "step")
+    return (name, "", "line")
+
+
 def step_waveforms(signals: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str = "one training step") -> Path:
-    """Stacked waveforms ``name -> (t_seconds, values (n, k))`` of one training step."""
+    """Stacked waveforms ``name -> (t_seconds, values (n, k))`` of one training step: every axis with
+    its quantity and unit, a legend on multi-trace panels (first 12 traces), ramps drawn as ramps
+    and values set at instants as steps."""
     plt = _plt()
     n = len(signals)
-    fig, axes = plt.subplots(n, 1, figsize=(8, 1.5 * n + 0.6), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(n, 1, figsize=(8.5, 1.6 * n + 0.8), sharex=True, squeeze=False)
     for ax, (name, (t, v)) in zip(axes[:, 0], signals.items()):
-        v = np.asarray(v)
+        v = np.asarray(v, dtype=float)
+        t = np.asarray(t, dtype=float) * 1e6
         if v.ndim == 1:
             v = v[:, None]
-        for k in range(min(v.shape[1], 12)):
-            ax.step(np.asarray(t) * 1e6, v[:, k], where="post", lw=1)
-        ax.set_ylabel(name, rotation=0, ha="right", fontsize=8)
-    axes[-1, 0].set_xlabel("time (us)")
+        qty, unit, how = _signal_style(name)
+        k_max = min(v.shape[1], 12)
+        for k in range(k_max):
+            label = f"{k}" if v.shape[1] > 1 else None
+            if how == "step":
+                ax.step(t, v[:, k], where="post", lw=1, label=label)
+            else:
+                ax.plot(t, v[:, k], lw=1, label=label)
+        ax.set_ylabel(f"{qty}\n({unit})" if unit else qty, rotation=0, ha="right", va="center", fontsize=8)
+        if v.shape[1] > 1:
+            ax.legend(fontsize=6, ncol=min(k_max, 6), loc="upper right", title=name, title_fontsize=6)
+    axes[-1, 0].set_xlabel("time (µs)")
     fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def width_histogram(widths_s: Sequence[float], path: str | Path, t_max_s: float | None = None) -> Path:
+    """Histogram of the update-pulse widths (s) the PWM chose; zero widths counted apart."""
+    plt = _plt()
+    w = np.asarray(widths_s, dtype=float)
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    nz = w[w > 0]
+    if nz.size:
+        ax.hist(nz * 1e9, bins=40, color="tab:blue")
+    if t_max_s:
+        ax.axvline(t_max_s * 1e9, color="tab:red", ls="--", lw=1, label="t_max")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("update pulse width (ns)")
+    ax.set_ylabel("pulses")
+    ax.set_title(f"{int(np.count_nonzero(w == 0))} of {w.size} rounded to zero", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def energy_breakdown(breakdown: dict[str, float], path: str | Path) -> Path:
+    """Horizontal bars of the energy drawn by each block (J)."""
+    plt = _plt()
+    keys = list(breakdown)
+    vals = np.array([float(breakdown[k]) for k in keys])
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(keys) + 1.2))
+    ax.barh(keys, vals, color="tab:orange")
+    ax.set_xscale("symlog", linthresh=max(float(vals[vals > 0].min()) if np.any(vals > 0) else 1e-15, 1e-15))
+    ax.set_xlabel("energy (J)")
+    total = float(vals.sum())
+    ax.set_title(f"total {total:.3g} J", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
