@@ -61,6 +61,10 @@ from .neurons import summer_target
 from .opamp import clip1, closed_loop, pole_const, pole_quad, pole_ramp
 
 ACT_CODES = {"rails": 0, "tanh": 1, "clip": 2, "linear": 3}
+#: A read that moves some device's conductance by more than this (relative) is logged.
+DISTURB_LOG = 1e-3
+#: At most this many device indices per event-log entry.
+MAX_LOGGED = 20
 
 
 # ============================================================================ compiled kernels
@@ -598,6 +602,9 @@ class AnalogEngine:
         self.th_up = np.zeros(L)
         self.th_dn = np.zeros(L)
         self._need = np.zeros(L, dtype=np.int64)
+        self._endurance = [math.isfinite(xb.device_params.endurance_cycles) for xb in xbars]
+        self._worn = [np.zeros(0, dtype=np.int64) for _ in xbars]
+        self.disturb_events = 0
         #: layers whose devices drift at rest (finite retention): they must see every idle interval
         self._retention = [math.isfinite(xb.device_params.retention_tau) for xb in xbars]
         self.G_base = np.zeros_like(self.G)
@@ -742,17 +749,28 @@ class AnalogEngine:
         self._w_t = t
 
     def _disturb_read(self, l: int, T: float) -> None:
-        """Integrate layer l's devices through the interval at its mean row voltages (read disturb)."""
+        """Integrate layer l's devices through the interval at its mean row voltages (read disturb);
+        a conductance change above ``DISTURB_LOG`` (relative) is logged (kind "read_disturb")."""
         xb = self.xbars[l]
+        g0 = xb.device_array.conductance()
         if l == 0:
             self.e_read[0] += xb.read_interval(self.v0, None, None, None, T)
-            return
-        s = slice(self.y_off[l - 1], self.y_off[l - 1] + self.n_l[l - 1])
-        vb = self.vbias
-        acc = self.acc
-        m1 = np.append(acc[0, s] / T, vb)
-        m2 = np.append(acc[1, s] / T, vb * vb)
-        self.e_read[l] += xb.read_interval(m1, m2, np.append(acc[2, s], vb), np.append(acc[3, s], vb), T)
+        else:
+            s = slice(self.y_off[l - 1], self.y_off[l - 1] + self.n_l[l - 1])
+            vb = self.vbias
+            acc = self.acc
+            m1 = np.append(acc[0, s] / T, vb)
+            m2 = np.append(acc[1, s] / T, vb * vb)
+            self.e_read[l] += xb.read_interval(m1, m2, np.append(acc[2, s], vb), np.append(acc[3, s], vb), T)
+        g1 = xb.device_array.conductance()
+        ok = g0 > 0
+        if ok.any():
+            rel = np.abs(g1[ok] / g0[ok] - 1.0)
+            worst = float(rel.max())
+            if worst > DISTURB_LOG:
+                self.disturb_events += 1
+                self.chip.sim.log("read_disturb", layer=l, n_devices=int(np.count_nonzero(rel > DISTURB_LOG)),
+                                  max_rel_change=worst)
 
     def flush_writes(self) -> None:
         """Apply the pieces of the present write pulse played so far to the devices."""
@@ -761,8 +779,22 @@ class AnalogEngine:
         if not self._pending:
             return
         pieces, self._pending = self._pending, []
-        for xb, pol in zip(self.xbars, self._write_pol):
+        for l, (xb, pol) in enumerate(zip(self.xbars, self._write_pol)):
             self.e_write += xb.write_pieces(pieces, pol)
+            if self._endurance[l]:
+                self._check_wearout(l)
+        if self.recorder is not None:
+            self._rec_weights(self.env.now)
+
+    def _check_wearout(self, l: int) -> None:
+        """Log devices that reached their endurance in the pulse just applied (kind "wearout")."""
+        arr = self.xbars[l].device_array
+        worn = np.flatnonzero((arr.switch_count >= arr._limit) & arr.stuck_mask)
+        new = np.setdiff1d(worn, self._worn[l], assume_unique=True)
+        if new.size:
+            self._worn[l] = worn
+            self.chip.sim.log("wearout", layer=l, n_devices=int(new.size),
+                              devices=[int(i) for i in new[:MAX_LOGGED]])
 
     # -- external inputs (the controller's side) ----------------------------------------------
     def set_inputs(self, v0: np.ndarray | None = None, d: np.ndarray | None = None) -> None:
@@ -909,9 +941,17 @@ class AnalogEngine:
     def start_recording(self) -> None:
         """From now on, keep every sub-step of the trajectory (same integration, same bits: no
         advance happens here, so the integration intervals are those of an unrecorded run)."""
-        self.recorder = {"chunks": [], "inputs": [], "writer": [(self.t_state, 0.0)], "points": []}
+        self.recorder = {"chunks": [], "inputs": [], "writer": [(self.t_state, 0.0)], "points": [], "weights": []}
         self._rec_inputs()
         self._rec_point()
+        self._rec_weights(self.t_state)
+
+    #: Layers with more synapses than this are left out of the recorded weights (VCD size).
+    REC_WEIGHTS_MAX = 1024
+
+    def _rec_weights(self, t: int) -> None:
+        self.recorder["weights"].append((int(t), [xb.weights().ravel().copy() if xb.n_units <= self.REC_WEIGHTS_MAX
+                                                  else None for xb in self.xbars]))
 
     def _rec_inputs(self) -> None:
         self.recorder["inputs"].append((self.env.now, self.v0.copy(), self.d.copy()))
@@ -921,7 +961,8 @@ class AnalogEngine:
 
     def stop_recording(self) -> dict[str, Probe]:
         """Stop recording; returns probes of the recorded trajectory (``neuron{l}.out``,
-        ``error.j``, ``sh.out``, ``controller.x``, ``controller.target``, ``writer.out``).
+        ``error.j``, ``sh.out``, ``controller.x``, ``controller.target``, ``writer.out``, and the
+        weights ``xbar{l}.w`` of layers up to :attr:`REC_WEIGHTS_MAX` synapses, after every pulse).
         Like :meth:`start_recording` it does not advance: the trace ends at the last event."""
         self._rec_point()
         self._rec_inputs()  # close the stepped traces at the end
@@ -962,6 +1003,14 @@ class AnalogEngine:
         for t, v in rec["writer"]:
             pw.record(int(t), np.array([v]))
         probes["writer.out"] = pw
+        ws = rec["weights"]
+        for l, xb in enumerate(self.xbars):
+            if ws and ws[0][1][l] is not None:
+                pr = Probe(f"xbar{l}.w", xb.n_units)
+                for t, w in ws:
+                    pr.record(int(t), w[l])
+                pr.record(int(max(self.t_state, ws[-1][0])), ws[-1][1][l])
+                probes[pr.name] = pr
         for p in probes.values():
             p.stop()
         return probes

@@ -274,3 +274,17 @@ def test_sample_and_hold_acquisition_is_exponential():
     tau = 2e-6 / math.log(1e3)
     assert abs(j - s0) > 1e-4
     assert float(eng.state[1]) == pytest.approx(j + (s0 - j) * math.exp(-t / tau), abs=1e-12)
+
+
+def test_wearout_and_read_disturb_go_to_the_event_log():
+    res = TrainingRun(_xor(device={"params": {"endurance_cycles": 3}}, training={"epochs": 3})).run()
+    wear = [e for e in res.events if e["kind"] == "wearout"]
+    assert wear and all(e["n_devices"] >= 1 for e in wear)
+    # HP without threshold, read hard: every read moves the devices
+    res = TrainingRun(_xor(device={"model": "hp", "preset": None}, synapse={"params": {"v_read": 1.0}},
+                           timing={"t_settle": "1ms"}, neuron={"gain": 0.05}, training={"epochs": 1})).run()
+    dist = [e for e in res.events if e["kind"] == "read_disturb"]
+    assert dist and all(e["max_rel_change"] > 1e-3 for e in dist)
+    # and a threshold device read gently logs none
+    res = TrainingRun(_xor(training={"epochs": 1})).run()
+    assert not [e for e in res.events if e["kind"] in ("read_disturb", "wearout")]

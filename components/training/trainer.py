@@ -322,6 +322,7 @@ class TrainingRun:
         order = ["controller.x", "controller.target", "controller.phase", "controller.hold", "writer.out"]
         order += [f"neuron{l}.out" for l in range(len(self.chip.neurons))] + ["error.j", "sh.out"]
         byname = {**eng, **{p.name: p for p in self._rec_nets}}
+        order += sorted(n for n in eng if n.endswith(".w"))
         self.probes = [byname[n] for n in order]
 
     # -- run --------------------------------------------------------------------------
@@ -357,6 +358,7 @@ class TrainingRun:
             "energy_per_update_j": self.chip.energy_j() / max(ctl.patterns_done, 1),
             "write_energy_per_pulse_j": (self.chip.energy_breakdown()["crossbar_write"]
                                          / max(ctl.update_pulses + ctl.pert_pulses, 1)),
+            "read_disturb_events": self.engine.disturb_events,
             "warnings": len(self.warnings),
             "warning_messages": list(self.warnings),
             "real_time_factor": (self.sim.now_s / wall) if wall > 0 else None,
