@@ -15,7 +15,7 @@ import pytest
 
 from components.devices import DeviceArray, HPParams, TEAMParams, VTEAMParams, YakopcicParams
 from components.devices.drive import apply_waveform
-from tests.device_reference import reference_states, sine_wave, team_rate, trapezoid_train
+from tests.device_reference import reference_states, sine_wave, team_rate, trapezoid_train, yakopcic_current
 
 # TEAM with unequal exponents (SET alpha_on = 2, RESET alpha_off = 4), balanced otherwise: an
 # alpha_on/alpha_off mix-up in either direction changes every trajectory by orders of magnitude.
@@ -185,3 +185,63 @@ def test_reference_itself_tells_exponents_apart():
     mine = _x(arr, apply_waveform(arr, t, v)[0][:, 0])
     ref_swapped = reference_states(swapped, x, t, v)
     assert np.max(np.abs(mine - ref_swapped)) / (p.x_off - p.x_on) > 1e-2
+
+
+def test_yakopcic_current_closed_form_unequal_a1_a2():
+    """I = a1·x·sinh(bV) for V >= 0 and a2·x·sinh(bV) below (V = −v in mssim's orientation), with
+    a1 != a2 so that a swap shows; the rate does not depend on a1/a2, the current does."""
+    p = YakopcicParams.oblea2010(a1=0.17, a2=0.05)
+    x = np.array([0.11, 0.5, 0.9])
+    arr = DeviceArray(p, 3, x0=x)
+    for v in (0.3, -0.3, 1e-3, -1e-3):
+        expected = [yakopcic_current(p, xi, v) for xi in x]
+        np.testing.assert_allclose(arr.current(v), expected, rtol=1e-12)
+    assert yakopcic_current(p, 0.5, 0.3) / yakopcic_current(p, 0.5, -0.3) == pytest.approx(-0.05 / 0.17)
+
+
+def test_team_state_span_with_nonzero_x_on():
+    """Rates are per metre of the span x_off − x_on: with x_on = 1 nm the closed form in metres
+    still holds (TEAM current drive, VTEAM voltage drive)."""
+    for p, d in ((TEAMParams.symmetric(alpha_on=2.0, alpha_off=4.0, x_on=1e-9, x_off=4e-9), 60e-6),
+                 (VTEAMParams.kvatinsky2015(x_on=1e-9, x_off=4e-9), 0.05)):
+        x0, T = 2.5e-9, 1e-6
+        arr = DeviceArray(p, 1, x0=x0)
+        if isinstance(p, VTEAMParams):
+            arr.apply_voltage(d, d, T)
+            rate = p.k_off * (d / p.v_off - 1) ** p.alpha_off
+        else:
+            arr.apply_current(d, d, T)
+            rate = p.k_off * (d / p.i_off - 1) ** p.alpha_off
+        assert rate * T > 1e-11
+        assert arr.x[0] == pytest.approx(x0 + rate * T, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- options in closed form
+def test_d2d_spread_is_median_preserving_lognormal():
+    """r_on·exp(σ·N(0, 1)): log(R_on/r_on) has mean 0 and std σ, and every device stays positive."""
+    sigma, n = 0.5, 20000
+    p = TEAMParams.symmetric(r_on_d2d=sigma)
+    arr = DeviceArray(p, n, build_rng=np.random.default_rng(7), x0=p.x_on)
+    r_on = arr.resistance()          # at x_on the linear I-V gives each device's own R_on
+    assert np.all(r_on > 0)
+    z = np.log(r_on / p.r_on)
+    assert abs(z.mean()) < 0.03 and abs(z.std() - sigma) < 0.02
+    assert abs(np.mean(((z - z.mean()) / z.std()) ** 3)) < 0.1   # symmetric in log: no skew
+
+
+@pytest.mark.parametrize("params", [TEAMParams.symmetric(iv="exponential"), TEAMParams.symmetric(),
+                                    HPParams.biolek2009(), VTEAMParams.kvatinsky2015(iv="exponential")])
+def test_initial_resistance_round_trip(params):
+    r = np.array([150.0, 900.0, 5e3, 15e3]) if params.r_off > 2e3 else np.array([60.0, 200.0, 500.0, 990.0])
+    arr = DeviceArray(params, r.size, r0=r)
+    np.testing.assert_allclose(arr.resistance(), r, rtol=1e-12)
+
+
+def test_read_noise_is_relative():
+    p = TEAMParams.symmetric(g_read_noise=0.05)
+    arr = DeviceArray(p, 20000, run_rng=np.random.default_rng(3), r0=np.linspace(200.0, 15e3, 20000))
+    g0 = arr.conductance()
+    rel = arr.conductance(read_noise=True) / g0 - 1
+    assert abs(rel.mean()) < 2e-3 and abs(rel.std() - 0.05) < 2e-3
+    # relative: the spread is the same at low and high conductance
+    assert abs(rel[:10000].std() - rel[10000:].std()) < 3e-3

@@ -28,11 +28,12 @@ TEAM_KVATINSKY = TEAMParams.symmetric(alpha_on=2.0, alpha_off=4.0, window="kvati
 
 
 def _resistance(p, u):
-    """Resistance from the normalised state: linear/exponential I-V, or v_read/I for Yakopcic."""
+    """Resistance from the normalised state: linear/exponential I-V, or v_read/I at v_read for Yakopcic
+    (as DeviceArray.resistance)."""
     u = np.clip(u, 0.0, 1.0)
     if isinstance(p, YakopcicParams):
         x = 1.0 - u
-        return p.v_read / (p.a1 * x * np.sinh(p.b * p.v_read))   # mssim + current at -v_read: paper V > 0
+        return p.v_read / (p.a2 * x * np.sinh(p.b * p.v_read))   # +v_read on mssim's + is V_paper < 0: a2
     if getattr(p, "iv", "linear") == "exponential":
         return p.r_on * np.exp(np.log(p.r_off / p.r_on) * u)
     return p.r_on + (p.r_off - p.r_on) * u
