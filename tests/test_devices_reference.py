@@ -4,8 +4,10 @@ Covers what the older device tests leave open (issue 15): windowed HP trajectori
 Biolek, Prodromakis with p = 1 and 2; the windows' closed forms under constant current) and
 TEAM/VTEAM with *unequal* SET/RESET exponents, in both directions, through every integration
 path (closed form, state-space march, DP5).  The reference (tests/device_reference.py) is
-written in each paper's own variables and never imports the kernels.  No ngspice: these run in
-CI's default selection in a few seconds.
+written in each paper's own variables and never imports the kernels.  Also the options in
+closed form: log-normal d2d spread, relative read and c2c noise, endurance at exactly its
+limit, r0 round trips, Yakopcic's a1 != a2, x_on != 0 (each kills a mutant of
+tools/mutants.toml).  No ngspice: these run in CI's default selection in a few seconds.
 """
 
 import math
@@ -245,3 +247,34 @@ def test_read_noise_is_relative():
     assert abs(rel.mean()) < 2e-3 and abs(rel.std() - 0.05) < 2e-3
     # relative: the spread is the same at low and high conductance
     assert abs(rel[:10000].std() - rel[10000:].std()) < 3e-3
+
+
+def test_c2c_noise_is_relative_to_each_state_change():
+    """dx_c2c scales every state change by (1 + dx_c2c·N(0, 1)): against a noiseless twin the
+    relative change has std dx_c2c, whatever the size of the change."""
+    n, sigma = 20000, 0.1
+    r0 = np.linspace(3e3, 13e3, n)     # different currents, so different state changes
+    noisy = DeviceArray(TEAMParams.symmetric(dx_c2c=sigma), n, run_rng=np.random.default_rng(11), r0=r0)
+    clean = DeviceArray(TEAMParams.symmetric(), n, r0=r0)
+    u0 = clean.u.copy()
+    noisy.apply_voltage(0.6, 0.6, 1e-6)
+    clean.apply_voltage(0.6, 0.6, 1e-6)
+    du = clean.u - u0
+    assert du.min() > 1e-4 and du.max() / du.min() > 2 and clean.u.max() < 0.99
+    rel = (noisy.u - u0) / du - 1
+    assert abs(rel.mean()) < 3e-3 and abs(rel.std() - sigma) < 3e-3
+
+
+def test_endurance_wears_out_at_exactly_the_limit():
+    """endurance_cycles = 3: the third switching event (|Δu| > switch_dx in one call) sticks it."""
+    p = TEAMParams.symmetric(endurance_cycles=3, endurance_stuck="current")
+    arr = DeviceArray(p, 1, r0=8e3)
+    stuck = []
+    for k, amp in enumerate((1.0, -1.0, 1.0, -1.0)):
+        u = arr.u[0]
+        arr.apply_voltage(amp, amp, 1e-6)
+        if k < 3:
+            assert abs(arr.u[0] - u) > p.switch_dx     # each of the first three calls switches
+        stuck.append(bool(arr.stuck_mask[0]))
+    assert stuck == [False, False, True, True]
+    assert list(arr.switch_count) == [3]

@@ -214,6 +214,8 @@ def main(argv=None) -> int:
         if unknown:
             raise SystemExit(f"unknown mutant ids: {', '.join(sorted(unknown))}")
         mutants = [m for m in mutants if m.id in args.only]
+    if not mutants:
+        raise SystemExit(f"{args.list}: no mutants")
     if args.check:
         bad = 0
         for m in mutants:
