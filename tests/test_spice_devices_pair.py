@@ -14,7 +14,7 @@ from components.devices.drive import apply_waveform
 from components.devices.spice_netlist import pair_netlist
 from components.spice import run_transient
 
-pytestmark = pytest.mark.ngspice
+pytestmark = [pytest.mark.ngspice, pytest.mark.slow]
 
 OPTS = "method=gear reltol=1e-4 abstol=1e-12 vntol=1e-9 itl4=100"
 
