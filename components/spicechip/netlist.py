@@ -289,7 +289,8 @@ def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, Netlis
     options = "reltol=1e-6 abstol=1e-15 vntol=1e-9 chgtol=1e-20 method=gear maxord=2 itl4=100"
     save = ["time"] + [f"v({o})" for names in o_nodes for o in names] + ["v(j)", "v(sho)", "v(cmp)"]
     save += [f"v({s})" for sn in state_nodes for s in sn.ravel()]
+    shown = " ".join(["v(j)", "v(sho)", "v(cmp)"] + [f"v({o})" for o in o_nodes[-1]])
     out += ["", f".options {options}", ".save " + " ".join(save), f".tran {_g(t_max)} {_g(T)} 0 {_g(t_max)} uic",
-            ".end", ""]
+            f".print tran {shown}", ".end", ""]
     info = NetlistInfo(t_stop=T, t_max=t_max, o_nodes=o_nodes, state_nodes=state_nodes, options=options)
     return "\n".join(out), info

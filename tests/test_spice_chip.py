@@ -1,0 +1,161 @@
+"""Whole-chip SPICE export: one training step of mssim against the same step in ngspice.
+
+The netlist (components/spicechip) is written from the built chip's parameters and
+the step's stimulus; ngspice integrates it on its own (behavioural devices, op-amp
+macromodels, error circuit, S&H), and J0, J1, every neuron output at both sampling
+instants and every device resistance after the update must agree within 1 %.
+Near-zero quantities are compared against a floor: rel_err = |a - b| / max(|a|, floor)
+with floor = 1 mV for neuron outputs and J (1e-3 of v_sat and of the J scale).
+A negative control changes one device state in the netlist only and must fail.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from importlib.metadata import EntryPoint
+
+import numpy as np
+import pytest
+
+from components.spice import find_ngspice
+from components.spicechip import chip_netlist, compare, mssim_step_trace, run_ngspice
+from components.training.config import load
+from mssim.errors import ConfigError
+
+TOL = 0.01
+
+CASES = {
+    "xor-electrical": ("scenarios/xor.toml", 1, []),
+    "xor-written": ("scenarios/xor.toml", 2, ["training.perturbation=written"]),
+    "iris-electrical": ("scenarios/iris.toml", 1, []),
+    "iris-written": ("scenarios/iris.toml", 3, ["training.perturbation=written"]),
+}
+
+_cache: dict = {}
+
+
+def _trace(case):
+    if case not in _cache:
+        path, k, sets = CASES[case]
+        scn, _ = load(path, sets)
+        _cache[case] = mssim_step_trace(scn, k)
+    return _cache[case]
+
+
+def _check(run, trace, tmp_path, name="chip"):
+    text, info = chip_netlist(run.chip, trace)
+    cir = tmp_path / f"{name}.cir"
+    cir.write_text(text)
+    vecs, wall, _ = run_ngspice(cir, tmp_path / f"{name}.raw")
+    return compare(run.chip, trace, info, vecs, wall)
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("case", list(CASES))
+def test_training_step_matches_ngspice(case, tmp_path):
+    trace, run = _trace(case)
+    c = _check(run, trace, tmp_path)
+    n_dev = sum(2 * xb.n_in * xb.n_out for xb in run.chip.crossbars)
+    n_out = sum(nl.n for nl in run.chip.neurons)
+    assert len(c.rows) == 2 + 2 * n_out + n_dev
+    assert [p.kind for p in trace.pulses][-1] == "update"
+    if "written" in case:
+        assert [p.kind for p in trace.pulses] == ["pert", "update"]
+    else:
+        assert trace.inject and trace.inject[-1][1] is None
+    q, a, b, e = c.worst
+    assert e <= TOL, f"{case}: worst {q}: mssim {a}, ngspice {b}"
+
+
+@pytest.mark.ngspice
+def test_update_pulse_changes_the_resistances(tmp_path):
+    """The step's update pulse moves devices in both simulators by the same amount."""
+    from components.spicechip.check import resistances_from_u
+
+    trace, run = _trace("xor-electrical")
+    xb = run.chip.crossbars[0]
+    r_start = resistances_from_u(xb.device_array, np.concatenate([trace.u0[0][s].ravel() for s in range(2)]))
+    r_end = np.concatenate([trace.r_end[0][s].ravel() for s in range(2)])
+    assert np.max(np.abs(r_end / r_start - 1)) > 1e-3  # a visible write, far above the 1e-4 agreement
+
+
+@pytest.mark.ngspice
+def test_negative_control_one_weight_changed_in_netlist_fails(tmp_path):
+    trace, run = _trace("xor-electrical")
+    bad = copy.deepcopy(trace)
+    u = bad.u0[0]
+    u[0, 1, 2] = 0.5 * u[0, 1, 2] if u[0, 1, 2] > 0.2 else u[0, 1, 2] + 0.3  # M1 of one unit: another weight
+    c = _check(run, bad, tmp_path, "bad")
+    q, a, b, e = c.worst
+    assert e > TOL, f"a changed weight went unnoticed (worst {q}: {e})"
+
+
+def test_unsupported_unit_names_the_key():
+    scn, _ = load("scenarios/xor.toml", ["synapse.unit=bridge"])
+    trace, run = mssim_step_trace(scn, 0)
+    with pytest.raises(ConfigError, match=r"synapse\.unit.*pair"):
+        chip_netlist(run.chip, trace)
+
+
+def test_trace_rejects_negative_pattern():
+    scn, _ = load("scenarios/xor.toml", [])
+    with pytest.raises(ConfigError, match="--pattern"):
+        mssim_step_trace(scn, -1)
+
+
+# ----------------------------------------------------------------------------- CLI
+@pytest.fixture
+def spice_main(monkeypatch):
+    """mssim's main with the ``spice`` entry point (also before the package is reinstalled)."""
+    import mssim.cli as cli
+
+    orig = cli.entry_points
+
+    def eps(group):
+        have = list(orig(group=group))
+        if not any(e.name == "spice" for e in have):
+            have.append(EntryPoint("spice", "components.spicechip.cli:register", "mssim.commands"))
+        return have
+
+    monkeypatch.setattr(cli, "entry_points", eps)
+    return cli.main
+
+
+def test_cli_refuses_a_foreign_folder(spice_main, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert spice_main(["spice", "scenarios/xor.toml", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--out" in err and "not written by 'mssim spice'" in err
+    assert (tmp_path / "notes.txt").read_text() == "mine" and not (tmp_path / "chip.cir").exists()
+
+
+def test_cli_bad_options_exit_2(spice_main, tmp_path, capsys):
+    assert spice_main(["spice", "scenarios/xor.toml", "--out", str(tmp_path / "a"), "--pattern", "-1"]) == 2
+    assert "--pattern" in capsys.readouterr().err
+    assert spice_main(["spice", "scenarios/xor.toml", "--out", str(tmp_path / "b"), "--weights", "nope.npz"]) == 2
+    assert "--weights" in capsys.readouterr().err
+
+
+@pytest.mark.ngspice
+def test_cli_writes_a_netlist_that_runs_as_is_and_checks(spice_main, tmp_path, capsys):
+    out = tmp_path / "spice"
+    assert spice_main(["spice", "scenarios/xor.toml", "--out", str(out), "--check"]) == 0
+    printed = capsys.readouterr().out
+    assert "worst disagreement" in printed
+    rows = (out / "compare.csv").read_text().splitlines()
+    assert rows[0] == "quantity,mssim,ngspice,rel_err" and len(rows) == 1 + 2 + 2 * 5 + 34
+    worst = max(float(r.split(",")[3]) for r in rows[1:])
+    assert worst <= TOL
+    proc = subprocess.run([find_ngspice(), "-b", "chip.cir"], cwd=out, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    # a folder this command wrote may be written again
+    assert spice_main(["spice", "scenarios/xor.toml", "--out", str(out), "--pattern", "1"]) == 0
+
+
+def test_cli_without_ngspice_says_so_and_exits_2(spice_main, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MSSIM_NGSPICE", str(tmp_path / "no-ngspice"))
+    assert spice_main(["spice", "scenarios/xor.toml", "--out", str(tmp_path / "o"), "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "ngspice not found" in err
+    assert (tmp_path / "o" / "chip.cir").exists()
