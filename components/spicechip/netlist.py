@@ -39,6 +39,7 @@ from ..spice import pwl
 
 EDGE = 1e-12  # s: the ramp used for logic steps (gates, hold, polarity switches)
 R_DIFF_BRANCH = 1e-3  # ohm: the differential unit's column connection (a closed switch)
+TAU_ACQ_MIN = 1e-9  # s: tracking time constant used for an instant sample-and-hold (stiffer stalls ngspice)
 R_LEAK = 1e12  # ohm: from every otherwise current-source-only node to ground (keeps the matrix regular)
 SUPPORTED_UNITS = ("pair", "differential")
 
@@ -199,8 +200,13 @@ def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, Netlis
                 out.append(f"Bb{u} b{u} 0 V=-V({row})*(1-V(wg))")
                 for s, (node_p, name) in enumerate(((f"a{u}", f"m1_{u}"), (f"b{u}", f"m2_{u}"))):
                     k = int(idx[s][i, j])
-                    out.append(device_cards(arr.model, arr.P[k], name, node_p, f"m{u}", float(trace.u0[l][s, i, j]),
-                                            cap=arr.rate_cap).rstrip("\n"))
+                    cards = device_cards(arr.model, arr.P[k], name, node_p, f"m{u}", float(trace.u0[l][s, i, j]),
+                                         cap=arr.rate_cap).rstrip("\n")
+                    if not sp.read_disturb:  # reads do not move the states: only a write pulse does
+                        head = f"BS{name} 0 s_{name} I="
+                        cards = "\n".join(f"{head}V(wg)*({ln[len(head):]})" if ln.startswith(head) else ln
+                                           for ln in cards.split("\n"))
+                    out.append(cards)
                     snodes[s, i, j] = f"s_{name}"
                 pert = "".join(f"+{_g(d[l][i, j])}*V(pg{g})" for g, d in enumerate(inj) if d[l][i, j] != 0)
                 drive = f"(V(m{u})+V({row})*(0{pert}))" if pert else f"V(m{u})"
@@ -270,7 +276,7 @@ def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, Netlis
         out.append(f"Bj j 0 V={_clip(jst, lo, hi)}")
     shp = spec.sh_params
     slo, shi = float(shp.opamp.v_rail_neg), float(shp.opamp.v_rail_pos)
-    tau_acq = shp.tau_acq if shp.t_acq > 0 else 1e-12
+    tau_acq = max(shp.tau_acq, TAU_ACQ_MIN)  # an instant S&H (t_acq = 0) tracks with 1 ns
     out.append(f"* --- sample-and-hold: track tau {tau_acq:.6g} s, droop {shp.droop:g} V/s, pedestal {shp.pedestal:g} V, "
                f"offset {shp.offset:g} V")
     out.append(f"Cs s 0 1 IC={_g(trace.sh_state0)}")
