@@ -159,3 +159,31 @@ def test_cli_without_ngspice_says_so_and_exits_2(spice_main, tmp_path, capsys, m
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "ngspice not found" in err
     assert (tmp_path / "o" / "chip.cir").exists()
+
+
+def test_other_algorithms_are_refused_before_training():
+    scn, _ = load("scenarios/xor.toml", ["training.algorithm=rwc"])
+    with pytest.raises(ConfigError, match=r"training\.algorithm.*wsp"):
+        mssim_step_trace(scn, 0)
+
+
+def test_trace_direction_and_weights_file(tmp_path):
+    """--weights programs the chip before the step; the trace reports the update's direction."""
+    scn, _ = load("scenarios/xor.toml", [])
+    W = [np.full((3, 4), 0.25), np.full((5, 1), -0.25)]
+    np.savez(tmp_path / "weights.npz", layer0=W[0], layer1=W[1])
+    trace, run = mssim_step_trace(scn, 0, weights=tmp_path / "weights.npz")
+    u1, u2 = trace.u0[0]
+    assert np.all(u2 > u1)  # TEAM: M2 further OFF than M1, w = (M2 - M1)/(M1 + M2) > 0 in layer 0
+    assert trace.direction in (-1.0, 1.0) and trace.update_width_s > 0
+    # a results folder's conductances (layer{l}_G{k}) program the devices exactly
+    G = {f"layer{l}_G{k + 1}": 1.0 / r for l, rs in enumerate(trace.r_end) for k, r in enumerate(rs)}
+    np.savez(tmp_path / "g.npz", **G)
+    again, _ = mssim_step_trace(scn, 0, weights=tmp_path / "g.npz")
+    from components.spicechip.check import resistances_from_u
+
+    xb = run.chip.crossbars[1]
+    r0 = resistances_from_u(xb.device_array, again.u0[1].ravel())
+    np.testing.assert_allclose(r0, trace.r_end[1].ravel(), rtol=1e-9)
+    with pytest.raises(ConfigError, match="--weights"):
+        mssim_step_trace(scn, 0, weights=tmp_path / "nope.npz")

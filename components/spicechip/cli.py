@@ -32,9 +32,7 @@ def prepare_out(out: str | Path) -> Path:
         if entries and MARKER not in entries:
             raise ConfigError(f"--out: {d} is not empty and was not written by 'mssim spice'; "
                               "choose a new or empty folder")
-        foreign = entries - set(OWN_FILES)
-        if foreign and MARKER in entries:
-            pass  # the user's own additions stay untouched; we rewrite only our files
+        # in a folder this command wrote, only OWN_FILES are rewritten; anything else stays
     d.mkdir(parents=True, exist_ok=True)
     (d / MARKER).write_text("written by 'mssim spice'; its files here (chip.cir, step.json, compare.csv, "
                             "ngspice.log) are rewritten by the next run\n")

@@ -16,7 +16,6 @@ path's internals change, only this module has to follow.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +23,8 @@ import numpy as np
 
 from mssim.errors import ConfigError
 from mssim.units import TICK
+
+from ..synapses import WEIGHT_INCREASING_POLARITY
 
 
 @dataclass
@@ -63,10 +64,12 @@ class StepTrace:
     comparator: the written perturbation's ``c^2/alpha``).
 
     Results: ``j0`` (held J, V), ``j1`` (live J, V), ``o_j0[l]`` / ``o_j1[l]``
-    (activated neuron outputs, V), ``direction`` (−sign(J1 + offset − J0), 0 if
-    no update), ``update_width_s`` (flat top of the update pulse, 0 if none),
-    ``r_end[l]`` (device resistances at ``t_end``, ohm, shape ``(k_dev, n_in, n_out)``).
-    ``wall_s``: mssim's wall time for this step (event-level path).
+    (activated neuron outputs, V), ``direction`` (+1: the update moved every
+    weight along the perturbation signs s, −1: against them, 0: no update),
+    ``update_width_s`` (flat top of the update pulse, 0 if none), ``r_end[l]``
+    (device resistances at ``t_end``, ohm, shape ``(k_dev, n_in, n_out)``).
+    ``wall_s``: mssim's wall time for this step (from the start of pattern K
+    to the start of pattern K + 1, on the path the trace used).
     """
 
     pattern: int
@@ -99,7 +102,7 @@ def _prepare(scn, K: int, n_train: int):
     """A scenario that runs just far enough to reach pattern K + 1 (no early stop)."""
     epochs = K // n_train + 1
     tr = scn.training.model_copy(update={"epochs": epochs, "stop_at_accuracy": None, "baselines": []})
-    return scn.model_copy(update={"training": tr, "faults": scn.faults})
+    return scn.model_copy(update={"training": tr})
 
 
 def load_weights(chip, path) -> None:
@@ -167,6 +170,9 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
     task = load_task(d.task, seed=scn.seed, test_fraction=d.test_fraction, target=d.target)
     n_train = task.x_train.shape[0]
     scn = _prepare(scn, K, n_train)
+    if scn.training.algorithm != "wsp":
+        raise ConfigError("training.algorithm: the SPICE export covers the 'wsp' step (apply, J0, perturb, J1, "
+                          f"update), not {scn.training.algorithm!r}; use --set training.algorithm=wsp")
     if path not in ("lazy", "event"):
         raise ConfigError(f"mssim_step_trace.path: must be 'lazy' or 'event' (got {path!r})")
     event = path == "event"
@@ -176,7 +182,6 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
     sim, chip, ctl = run.sim, run.chip, run.controller
     sim.muted_kinds.discard("sample_hold")
     sim.muted_kinds.discard("pulse")
-    L = len(chip.crossbars)
     cap: dict = {"inject": [], "pulses": [], "phase": {}}
     rec = {"on": False}
 
@@ -291,12 +296,10 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
         cap["t_end"] = sim.now
         cap["r_end"] = resistances()
         cap["wall_end"] = time.perf_counter()
-    if ctl.cfg.algorithm != "wsp" or "t_j1" not in cap or "t_j0" not in cap:
-        raise ConfigError("training.algorithm: the SPICE export covers the 'wsp' step (apply, J0, perturb, J1, "
-                          f"update); got {ctl.cfg.algorithm!r}")
+    if "t_j1" not in cap or "t_j0" not in cap:
+        raise ConfigError(f"--pattern: step {K} has no J0/J1 sampling instants; the export covers the 'wsp' step")
     t0 = cap["t0"]
     rel = lambda t: (t - t0) * TICK  # noqa: E731
-    # J0: the value the sample-and-hold logged when it held (exact); J1 read at the J1 instant
     holds = [e for e in sim.events[n_events0:] if e.get("kind") == "sample_hold" and t0 <= int(e["t"]) <= cap["t_j1"]]
     # event path: the value the sample-and-hold logged when it held; lazy path: the chain's held value
     # (there the S&H block is silenced and its log entry is stale)
@@ -326,8 +329,22 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
     alpha = cfg.alpha * cfg.lr_decay ** epoch
     c = cfg.c * cfg.c_decay ** epoch
     j_offset = (c * c / alpha) * cfg.j_scale if cfg.perturbation == "written" and cfg.rule != "sign" else 0.0
-    dj = cap["j1"] + j_offset - j0
-    direction = -math.copysign(1.0, dj) if upd else 0.0
+    # the update's direction along the perturbation signs s: the update polarities against the
+    # polarities that would increase every weight along s (the written perturbation pulse, or
+    # the signs of the injected perturbation)
+    direction = 0.0
+    if upd:
+        pol_u = np.concatenate([a.ravel() for a in upd[0]["pol"]])
+        pert = [p for p in cap["pulses"] if p["kind"] == "pert"]
+        inj = [d for _, d in cap["inject"] if d is not None]
+        if pert:
+            ref = np.concatenate([a.ravel() for a in pert[0]["pol"]])
+        elif inj:
+            ref = np.sign(np.concatenate([a.ravel() for a in inj[-1]])) * WEIGHT_INCREASING_POLARITY
+        else:
+            ref = None
+        if ref is not None:
+            direction = float(np.sign(np.sum(pol_u * ref)))
     trace = StepTrace(
         pattern=K, epoch=epoch, t_abs=t0 * TICK, t_j0=rel(cap["t_j0"]), t_j1=rel(cap["t_j1"]), t_end=rel(cap["t_end"]),
         x_rows=cap["x_rows"], target=cap["target"], u0=cap["u0"], y0=cap["y0"], j_state0=float(cap["j_state0"]),
@@ -336,7 +353,5 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
         o_j0=cap["o_j0"], o_j1=cap["o_j1"], direction=direction,
         update_width_s=upd[0]["width"] * TICK if upd else 0.0, r_end=cap["r_end"],
         wall_s=cap["wall_end"] - cap["wall0"])
-    if L != len(trace.u0):
-        raise AssertionError("layer count")
     return trace, run
 
