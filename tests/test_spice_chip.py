@@ -91,10 +91,33 @@ def test_negative_control_one_weight_changed_in_netlist_fails(tmp_path):
     assert e > TOL, f"a changed weight went unnoticed (worst {q}: {e})"
 
 
-def test_unsupported_unit_names_the_key():
-    scn, _ = load("scenarios/xor.toml", ["synapse.unit=bridge"])
+# The other units on XOR: the bridge as shipped; the differential and reference units put the
+# whole read voltage across one device, so they read at 0.5 mV (r_in only scales R_f for them).
+SMALL_READ = ["synapse.params.v_read=0.5mV", "synapse.params.r_in=2.5", "device.model=hp", "device.preset=biolek2009",
+              "timing.v_write=0.3V", "timing.clock=1ps"]
+UNITS = {
+    "bridge": ["synapse.unit=bridge"],
+    "differential": ["synapse.unit=differential", *SMALL_READ],
+    "reference": ["synapse.unit=reference", *SMALL_READ],
+}
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("unit", list(UNITS))
+def test_other_units_match_ngspice(unit, tmp_path):
+    scn, _ = load("scenarios/xor.toml", UNITS[unit])
+    trace, run = mssim_step_trace(scn, 1)
+    assert trace.update_width_s > 0
+    c = _check(run, trace, tmp_path)
+    assert len(c.rows) == 2 + 2 * 5 + {"bridge": 4, "differential": 2, "reference": 1}[unit] * 17
+    q, a, b, e = c.worst
+    assert e <= TOL, f"{unit}: worst {q}: mssim {a}, ngspice {b}"
+
+
+def test_line_resistance_is_refused_with_the_key():
+    scn, _ = load("scenarios/xor.toml", ["synapse.params.r_line=1"])
     trace, run = mssim_step_trace(scn, 0)
-    with pytest.raises(ConfigError, match=r"synapse\.unit.*pair"):
+    with pytest.raises(ConfigError, match=r"synapse\.params\.r_line"):
         chip_netlist(run.chip, trace)
 
 

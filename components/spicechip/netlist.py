@@ -36,12 +36,13 @@ from mssim.errors import ConfigError
 from ..devices.spice_netlist import device_cards
 from ..opamp import closed_loop
 from ..spice import pwl
+from ..synapses import topologies as topo
 
 EDGE = 1e-12  # s: the ramp used for logic steps (gates, hold, polarity switches)
 R_DIFF_BRANCH = 1e-3  # ohm: the differential unit's column connection (a closed switch)
 TAU_ACQ_MIN = 1e-9  # s: tracking time constant used for an instant sample-and-hold (stiffer stalls ngspice)
 R_LEAK = 1e12  # ohm: from every otherwise current-source-only node to ground (keeps the matrix regular)
-SUPPORTED_UNITS = ("pair", "differential")
+SUPPORTED_UNITS = ("pair", "differential", "bridge", "reference")
 
 
 def _g(x: float) -> str:
@@ -78,6 +79,18 @@ def _gate(intervals, t_stop: float) -> tuple[np.ndarray, np.ndarray]:
     t, v = np.array(times), np.array(vals)
     keep = np.append(np.diff(t) > 0, True)
     return t[keep], v[keep]
+
+
+def _conductances(xb, u: np.ndarray) -> np.ndarray:
+    """Device conductances (S), shape (k, n_in, n_out), for normalised states ``u`` of that shape."""
+    from .check import resistances_from_u
+
+    arr = xb.device_array
+    flat = np.empty(arr.n)
+    for s in range(u.shape[0]):
+        flat[xb.device_indices(s).ravel()] = u[s].ravel()
+    r = resistances_from_u(arr, flat)
+    return np.stack([1.0 / r[xb.device_indices(s)] for s in range(u.shape[0])])
 
 
 def _clip(expr: str, lo: float, hi: float) -> str:
@@ -179,40 +192,69 @@ def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, Netlis
     # ---------------------------------------------------------------- layers
     o_nodes = []
     state_nodes = []
-    r_branch = R_DIFF_BRANCH if sp.unit == "differential" else sp.r_in
+    r_branch = R_DIFF_BRANCH if sp.unit in ("differential", "reference") else sp.r_in
     buffered = sp.unit == "pair" and sp.buffer
     scale = sp.v_read / npar.v_sat
     tau_min = math.inf
     for l, (xb, nl) in enumerate(zip(chip.crossbars, chip.neurons)):
         arr = xb.device_array
         n_in, n_out = xb.n_in, xb.n_out
-        idx = [xb.device_indices(s) for s in range(2)]
-        snodes = np.empty((2, n_in, n_out), dtype=object)
-        out.append(f"* --- crossbar {l}: {n_in} x {n_out} {sp.unit} units ({'buffered' if buffered else 'loaded'}), "
-                   f"R_in {_g(sp.r_in)} ohm")
+        k_dev = len(xb.resistances())
+        idx = [xb.device_indices(s) for s in range(k_dev)]
+        snodes = np.empty((k_dev, n_in, n_out), dtype=object)
+        out.append(f"* --- crossbar {l}: {n_in} x {n_out} {sp.unit} units"
+                   f"{' (buffered)' if buffered else ''}, R_in {_g(sp.r_in)} ohm")
         for i in range(n_in):
             row = f"r{l}_{i}"
             for j in range(n_out):
                 u = f"{l}_{i}_{j}"
+                nn = f"n{l}_{j}"
                 wr = "".join(f"+{_g(p.polarity[l][i, j])}*V(w{k})" for k, p in enumerate(trace.pulses)
                              if p.polarity[l][i, j] != 0)
-                out.append(f"Ba{u} a{u} 0 V=V({row})*(1-V(wg)){wr}")
-                out.append(f"Bb{u} b{u} 0 V=-V({row})*(1-V(wg))")
-                for s, (node_p, name) in enumerate(((f"a{u}", f"m1_{u}"), (f"b{u}", f"m2_{u}"))):
-                    k = int(idx[s][i, j])
-                    cards = device_cards(arr.model, arr.P[k], name, node_p, f"m{u}", float(trace.u0[l][s, i, j]),
+                read = f"V({row})*(1-V(wg))"
+                pert = "".join(f"+{_g(d[l][i, j])}*V(pg{g})" for g, d in enumerate(inj) if d[l][i, j] != 0)
+                vpert = f"+V({row})*(0{pert})" if pert else ""
+                # (device, + node, - node) per slot; drivers: read voltages, or the write path
+                if sp.unit in ("pair", "differential"):
+                    out.append(f"Ba{u} a{u} 0 V={read}{wr}")
+                    out.append(f"Bb{u} b{u} 0 V=-{read}")
+                    devs = ((f"a{u}", f"m{u}"), (f"b{u}", f"m{u}"))
+                    src = "0" if buffered else f"m{u}"
+                    out.append(f"Bin{u} {src} {nn} I=(1-V(wg))*(V(m{u}){vpert}-V({nn}))/{_g(r_branch)}")
+                    out.append(f"Rlk{u} m{u} 0 {_g(R_LEAK)}")
+                elif sp.unit == "reference":
+                    out.append(f"Ba{u} a{u} 0 V={read}{wr}")
+                    devs = ((f"a{u}", f"m{u}"),)
+                    out.append(f"Bin{u} m{u} {nn} I=(1-V(wg))*(V(m{u}){vpert}-V({nn}))/{_g(r_branch)}")
+                    # while writing, the device's - end is switched to ground (the pulse is across it)
+                    out.append(f"Bgw{u} m{u} 0 I=V(wg)*V(m{u})/{_g(R_DIFF_BRANCH)}")
+                    out.append(f"Rlk{u} m{u} 0 {_g(R_LEAK)}")
+                else:  # bridge: M1 V_in->A, M2 0->A, M3 V_in->B, M4 0->B (+ ends); writes (M1, M2), (M4, M3)
+                    out.append(f"Bp{u} p{u} 0 V={read}{wr}")  # + ends of M1 and M3 (V_in while reading)
+                    out.append(f"Bq{u} q{u} 0 V={wr[1:] if wr else '0'}")  # + end of M4 (0 V while reading)
+                    devs = ((f"p{u}", f"A{u}"), ("0", f"A{u}"), (f"p3{u}", f"B{u}"), (f"q{u}", f"B{u}"))
+                    out.append(f"Bp3{u} p3{u} 0 V={read}")  # M3's + end: V_in while reading, 0 while writing
+                    out.append(f"Bin{u} 0 {nn} I=(1-V(wg))*(V(A{u})-V(B{u}){vpert}-V({nn}))/{_g(sp.r_in)}")
+                    out.append(f"RlkA{u} A{u} 0 {_g(R_LEAK)}")
+                    out.append(f"RlkB{u} B{u} 0 {_g(R_LEAK)}")
+                for s_, (node_p, node_n) in enumerate(devs):
+                    name = f"m{s_ + 1}_{u}"
+                    k = int(idx[s_][i, j])
+                    cards = device_cards(arr.model, arr.P[k], name, node_p, node_n, float(trace.u0[l][s_, i, j]),
                                          cap=arr.rate_cap).rstrip("\n")
                     if not sp.read_disturb:  # reads do not move the states: only a write pulse does
                         head = f"BS{name} 0 s_{name} I="
                         cards = "\n".join(f"{head}V(wg)*({ln[len(head):]})" if ln.startswith(head) else ln
                                            for ln in cards.split("\n"))
                     out.append(cards)
-                    snodes[s, i, j] = f"s_{name}"
-                pert = "".join(f"+{_g(d[l][i, j])}*V(pg{g})" for g, d in enumerate(inj) if d[l][i, j] != 0)
-                drive = f"(V(m{u})+V({row})*(0{pert}))" if pert else f"V(m{u})"
-                src = "0" if buffered else f"m{u}"
-                out.append(f"Bin{u} {src} n{l}_{j} I=(1-V(wg))*({drive}-V(n{l}_{j}))/{_g(r_branch)}")
-                out.append(f"Rlk{u} m{u} 0 {_g(R_LEAK)}")
+                    snodes[s_, i, j] = f"s_{name}"
+        if sp.unit == "reference":  # the mirrored reference column: -sum_i V_in,i * g_ref into every column
+            ref = "+".join(f"V(r{l}_{i})" for i in range(n_in))
+            for j in range(n_out):
+                out.append(f"Bref{l}_{j} n{l}_{j} 0 I=(1-V(wg))*({ref})*{_g(xb.g_ref)}")
+        # mssim keeps each column's source conductance while the read path is off: the summing
+        # node sees it to ground during a write (from the states at the step start)
+        g_col = topo.source_conductance(sp.unit, _conductances(xb, trace.u0[l]), sp.r_in, sp.buffer).sum(axis=0)
         state_nodes.append(snodes)
         # neurons
         p = nl.params
@@ -223,9 +265,7 @@ def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, Netlis
         for j in range(n_out):
             n, y, o = f"n{l}_{j}", f"y{l}_{j}", f"o{l}_{j}"
             vos = float(nl.offset[j])
-            # during a write the read branches are open; each leaves R_in to ground (mssim keeps
-            # the column's source conductance while writing)
-            out.append(f"Bwg{l}_{j} 0 {n} I=-V(wg)*V({n})*{_g(n_in / r_branch)}")
+            out.append(f"Bwg{l}_{j} 0 {n} I=-V(wg)*V({n})*{_g(g_col[j])}")
             y0 = float(trace.y0[l][j])
             if math.isinf(opp.gbw):
                 if math.isinf(opp.a0):
@@ -243,7 +283,7 @@ def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, Netlis
                 out.append(f"Rlk{n} {n} 0 {_g(R_LEAK)}")
                 out.append(f"C{y} {y} 0 1 IC={_g(y0)}")
                 out.append(f"B{y} 0 {y} I={_rate(rate, y, opp.slew_rate, opp.v_rail_neg, opp.v_rail_pos)}")
-                tau, _ = closed_loop(opp, 1.0 + p.r_f * n_in / max(r_branch, 1e-300))
+                tau, _ = closed_loop(opp, 1.0 + p.r_f * float(np.max(g_col)))
                 tau_min = min(tau_min, float(tau))
             out.append(f"B{o} {o} 0 V={_activation(p, y)}")
             names.append(o)
