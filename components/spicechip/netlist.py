@@ -8,11 +8,12 @@ same equations mssim integrates (docs/spice.md):
 
 * every device as the behavioural cards of :func:`components.devices.spice_netlist.device_cards`
   (device current B-source, 1 F state capacitor, continuous bound gates, rate cap);
-* every synaptic unit (``pair``, loaded or buffered, and ``differential``) as
-  its two devices between its row drivers and a middle node, and a branch into
-  the neuron's summing node; the row drivers switch from the read voltages to
-  the unit's write polarity times the global pulse while a pulse is on (the read
-  branch opens, the summing node sees the branch resistance to ground);
+* every synaptic unit (``pair`` loaded or buffered, ``differential``,
+  ``bridge``, ``reference``) as its devices between its row drivers and its
+  inner nodes, and a branch into the neuron's summing node; the row drivers
+  switch from the read voltages to the unit's write polarity times the global
+  pulse while a pulse is on (the read branch opens, and the summing node sees
+  the column's Norton conductance to ground, as in mssim);
 * the electrical perturbation as a voltage ``v_in*delta`` in series with the
   branch (adds ``v_in*delta*dG/dw``, exactly mssim's injection);
 * every neuron as a single-pole op-amp macromodel (state node ``y``: rate
