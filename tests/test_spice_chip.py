@@ -210,3 +210,17 @@ def test_trace_direction_and_weights_file(tmp_path):
     np.testing.assert_allclose(r0, trace.r_end[1].ravel(), rtol=1e-9)
     with pytest.raises(ConfigError, match="--weights"):
         mssim_step_trace(scn, 0, weights=tmp_path / "nope.npz")
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("kind", ["stuck_off", "open"])
+def test_device_faults_in_force_are_exported(kind, tmp_path):
+    """Stuck devices keep their state, open devices carry no current, in both simulators."""
+    scn, _ = load("scenarios/stuck_at_campaign.toml", [f"faults.events.0.kind={kind}", "faults.events.0.fraction=0.1",
+                                                       "neuron.opamp=typical", "timing.t_settle=60us"])
+    trace, run = mssim_step_trace(scn, 1)
+    masks = trace.open0 if kind == "open" else trace.stuck0
+    assert sum(int(m.sum()) for m in masks) > 0
+    c = _check(run, trace, tmp_path)
+    q, a, b, e = c.worst
+    assert e <= TOL, f"{kind}: worst {q}: mssim {a}, ngspice {b}"

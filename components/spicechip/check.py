@@ -102,7 +102,14 @@ def compare(chip, trace, info, vecs: dict, wall: float) -> Comparison:
     rows = []
 
     def add(q, a, b, floor):
-        rows.append((q, float(a), float(b), abs(a - b) / max(abs(a), floor)))
+        a, b = float(a), float(b)
+        if a == b:  # also two open devices (infinite resistance)
+            err = 0.0
+        elif not (np.isfinite(a) and np.isfinite(b)):
+            err = float("inf")
+        else:
+            err = abs(a - b) / max(abs(a), floor)
+        rows.append((q, a, b, err))
 
     add("J0", trace.j0, _at(vecs, "v(sho)", trace.t_j0 + 1e-12), REL_FLOOR * j_scale)
     add("J1", trace.j1, _at(vecs, "v(j)", trace.t_j1), REL_FLOOR * j_scale)

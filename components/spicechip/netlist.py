@@ -94,6 +94,29 @@ def _conductances(xb, u: np.ndarray) -> np.ndarray:
     return np.stack([1.0 / r[xb.device_indices(s)] for s in range(u.shape[0])])
 
 
+def _mask(masks, l, s, i, j) -> bool:
+    return bool(masks[l][s, i, j]) if masks else False
+
+
+def _faulted(cards: str, name: str, read_disturb: bool, stuck: bool, open_: bool) -> str:
+    """Device cards with mssim's read-disturb switch and the faults in force: a stuck device's
+    state does not move, an open device carries no current (its state does not move either)."""
+    head_s, head_i = f"BS{name} 0 s_{name} I=", f"B{name} "
+    out = []
+    for ln in cards.split("\n"):
+        if ln.startswith(head_s):
+            rate = ln[len(head_s):]
+            if stuck or open_:
+                rate = "0"
+            elif not read_disturb:  # reads do not move the states: only a write pulse does
+                rate = f"V(wg)*({rate})"
+            ln = head_s + rate
+        elif ln.startswith(head_i) and open_:
+            ln = ln[: ln.index(" I=")] + " I=0"
+        out.append(ln)
+    return "\n".join(out)
+
+
 def _clip(expr: str, lo: float, hi: float) -> str:
     if math.isfinite(hi):
         expr = f"min({_g(hi)},{expr})"
@@ -137,12 +160,6 @@ def check_exportable(chip) -> None:
     if sp.r_line > 0:
         raise ConfigError(f"synapse.params.r_line: line resistance is not exported to SPICE (got {sp.r_line:g}); "
                           "use --set synapse.params.r_line=0")
-    for nl in chip.neurons:
-        if np.any(~np.isnan(nl.stuck_y)):
-            raise ConfigError("faults: stuck op-amp outputs are not exported to SPICE; remove the opamp_stuck fault")
-    for xb in chip.crossbars:
-        if np.any(xb.device_array.stuck_mask):
-            raise ConfigError("faults: stuck or open devices are not exported to SPICE; remove the device faults")
 
 
 def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, NetlistInfo]:
@@ -243,10 +260,8 @@ def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, Netlis
                     k = int(idx[s_][i, j])
                     cards = device_cards(arr.model, arr.P[k], name, node_p, node_n, float(trace.u0[l][s_, i, j]),
                                          cap=arr.rate_cap).rstrip("\n")
-                    if not sp.read_disturb:  # reads do not move the states: only a write pulse does
-                        head = f"BS{name} 0 s_{name} I="
-                        cards = "\n".join(f"{head}V(wg)*({ln[len(head):]})" if ln.startswith(head) else ln
-                                           for ln in cards.split("\n"))
+                    cards = _faulted(cards, name, sp.read_disturb, _mask(trace.stuck0, l, s_, i, j),
+                                     _mask(trace.open0, l, s_, i, j))
                     out.append(cards)
                     snodes[s_, i, j] = f"s_{name}"
         if sp.unit == "reference":  # the mirrored reference column: -sum_i V_in,i * g_ref into every column
@@ -265,10 +280,15 @@ def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, Netlis
         names = []
         for j in range(n_out):
             n, y, o = f"n{l}_{j}", f"y{l}_{j}", f"o{l}_{j}"
-            vos = float(nl.offset[j])
+            vos = float(trace.offsets0[l][j]) if trace.offsets0 else float(nl.offset[j])
+            stuck_y = float(trace.stuck_y0[l][j]) if trace.stuck_y0 else math.nan
             out.append(f"Bwg{l}_{j} 0 {n} I=-V(wg)*V({n})*{_g(g_col[j])}")
             y0 = float(trace.y0[l][j])
-            if math.isinf(opp.gbw):
+            if not math.isnan(stuck_y):  # op-amp output stuck (fault): a fixed source
+                out.append(f"Bf{l}_{j} 0 {n} I=(V({y})-V({n}))/{_g(p.r_f)}")
+                out.append(f"Rlk{n} {n} 0 {_g(R_LEAK)}")
+                out.append(f"V{y} {y} 0 DC {_g(stuck_y)}")
+            elif math.isinf(opp.gbw):
                 if math.isinf(opp.a0):
                     out.append(f"Vn{l}_{j} {n} 0 DC {_g(vos)}")
                     out.append(f"By{l}_{j} {y} 0 V={_clip(f'({_g(vos)}-{_g(p.r_f)}*I(Vn{l}_{j}))', opp.v_rail_neg, opp.v_rail_pos)}")

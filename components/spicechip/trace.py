@@ -70,6 +70,11 @@ class StepTrace:
     (device resistances at ``t_end``, ohm, shape ``(k_dev, n_in, n_out)``).
     ``wall_s``: mssim's wall time for this step (from the start of pattern K
     to the start of pattern K + 1, on the path the trace used).
+
+    Faults in force at the step start: ``stuck0[l]`` / ``open0[l]`` (bool,
+    ``(k_dev, n_in, n_out)``: frozen and non-conducting devices), ``offsets0[l]``
+    (op-amp input offsets, V, drawn spread plus offset faults), ``stuck_y0[l]``
+    (stuck op-amp outputs, V, NaN = healthy).
     """
 
     pattern: int
@@ -95,6 +100,10 @@ class StepTrace:
     update_width_s: float
     r_end: list[np.ndarray]
     wall_s: float = 0.0
+    stuck0: list[np.ndarray] = field(default_factory=list)
+    open0: list[np.ndarray] = field(default_factory=list)
+    offsets0: list[np.ndarray] = field(default_factory=list)
+    stuck_y0: list[np.ndarray] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
 
@@ -243,6 +252,11 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
             cap["epoch"] = ctl.epoch
             cap["wall0"] = time.perf_counter()
             cap["u0"] = device_u()
+            masks = [(xb.device_array.stuck_mask.reshape(-1, xb.n_in, xb.n_out).copy(),
+                      xb.device_array.open_mask.reshape(-1, xb.n_in, xb.n_out).copy()) for xb in chip.crossbars]
+            cap["stuck0"], cap["open0"] = [m[0] for m in masks], [m[1] for m in masks]
+            cap["offsets0"] = [np.array(nl.offset, dtype=float) for nl in chip.neurons]
+            cap["stuck_y0"] = [np.array(nl.stuck_y, dtype=float) for nl in chip.neurons]
             cap["y0"] = y_now()
             cap["j_state0"] = j_now()
             cap["sh_state0"] = sh_state_now()
@@ -352,6 +366,7 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
         inject=[(rel(t), d) for t, d in cap["inject"]], pulses=pulses, j0=j0, j1=float(cap["j1"]), j_offset=j_offset,
         o_j0=cap["o_j0"], o_j1=cap["o_j1"], direction=direction,
         update_width_s=upd[0]["width"] * TICK if upd else 0.0, r_end=cap["r_end"],
-        wall_s=cap["wall_end"] - cap["wall0"])
+        wall_s=cap["wall_end"] - cap["wall0"], stuck0=cap["stuck0"], open0=cap["open0"], offsets0=cap["offsets0"],
+        stuck_y0=cap["stuck_y0"])
     return trace, run
 
