@@ -181,6 +181,11 @@ def chip_netlist(chip, trace, *, title: str = "mssim chip") -> tuple[str, Netlis
     out: list[str] = [f"* {title}: training pattern {trace.pattern} (epoch {trace.epoch}), "
                       f"t = 0 is mssim's {trace.t_abs:.12g} s",
                       "* written by 'mssim spice'; equations as in mssim (docs/spice.md); run with: ngspice -b chip.cir",
+                      "* nodes: r<l>_<i> row voltage of crossbar l (bias row last); a/b/p/q/p3<l>_<i>_<j> the unit's",
+                      "*   drivers; m (A, B for the bridge)<l>_<i>_<j> its inner nodes; s_m<k>_<l>_<i>_<j> state u of",
+                      "*   device k (0 = ON, 1 = OFF bound); n<l>_<j> summing node, y<l>_<j> op-amp output, o<l>_<j>",
+                      "*   neuron output (activated); tg<k> targets, e/q<k> error terms, j J, s/sho S&H state/output,",
+                      "*   cmp comparator; wg write gate, w<k> write pulse k, pg<k> perturbation gate k, hold S&H control",
                       ""]
     # ---------------------------------------------------------------- global stimulus
     out.append("* --- stimulus: write gate, write pulses, perturbation gates, sample-and-hold control")
