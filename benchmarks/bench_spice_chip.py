@@ -3,14 +3,12 @@
 Run: ``python benchmarks/bench_spice_chip.py [REPEATS]``.
 
 For XOR 2-4-1 (scenarios/xor.toml) and Iris 4-8-3 (scenarios/iris.toml), electrical
-perturbation, training pattern 1: mssim's wall time for that step on the lazy path
-(what training uses) and on the event-level path (``record_pattern``, what
-``mssim run --vcd`` records), from the start of the pattern to the start of the next;
+perturbation, training pattern 1: mssim's wall time for that step (the chip's analog engine,
+what training uses), from the start of the pattern to the start of the next;
 ngspice's wall time for the exported netlist (``ngspice -b``, the same step, ASCII raw
 output); the ratio, and the worst rel_err of the comparison.  Medians of REPEATS runs
 (default 3).  Build, calibration and the patterns before the step are not timed.  "mean step":
-mssim's mean wall time per step over two whole training epochs (lazy path), a steadier figure
-than one step.
+mssim's mean wall time per step over two whole training epochs, a steadier figure than one step.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ CASES = (("XOR 2-4-1", "scenarios/xor.toml"), ("Iris 4-8-3", "scenarios/iris.tom
 
 
 def mean_step(path: str, epochs: int = 2) -> float:
-    """mssim's mean wall time per training step over whole epochs (lazy path, no evaluation but the last)."""
+    """mssim's mean wall time per training step over whole epochs (no evaluation but the last)."""
     scn, _ = load(path, [f"training.epochs={epochs}", "training.eval_every=1000000", "training.baselines=[]"])
     run = TrainingRun(scn)
     t = time.perf_counter()
@@ -38,17 +36,15 @@ def mean_step(path: str, epochs: int = 2) -> float:
 
 
 def main(repeats: int = 3) -> None:
-    print(f"{'chip':12s} {'devices':>7s} {'mssim lazy':>11s} {'mean step':>10s} {'mssim event':>12s} {'ngspice':>9s} "
-          f"{'ratio (lazy)':>13s} {'ratio (mean)':>13s} {'ratio (event)':>14s} {'worst rel_err':>14s}")
+    print(f"{'chip':12s} {'devices':>7s} {'mssim step':>11s} {'mean step':>10s} {'ngspice':>9s} "
+          f"{'ratio (step)':>13s} {'ratio (mean)':>13s} {'worst rel_err':>14s}")
     for name, path in CASES:
         scn, _ = load(path, [])
-        lazy, event, spice = [], [], []
+        steps, spice = [], []
         worst = None
         for _ in range(repeats):
-            tr, run = mssim_step_trace(scn, 1, path="lazy")
-            lazy.append(tr.wall_s)
-            tr_e, _ = mssim_step_trace(scn, 1, path="event")
-            event.append(tr_e.wall_s)
+            tr, run = mssim_step_trace(scn, 1)
+            steps.append(tr.wall_s)
             text, info = chip_netlist(run.chip, tr)
             with tempfile.TemporaryDirectory() as d:
                 cir = Path(d) / "chip.cir"
@@ -57,10 +53,10 @@ def main(repeats: int = 3) -> None:
             spice.append(wall)
             worst = compare(run.chip, tr, info, vecs, wall).worst
         n_dev = sum(sn.size for sn in info.state_nodes)
-        ml, me, ms = statistics.median(lazy), statistics.median(event), statistics.median(spice)
+        ml, ms = statistics.median(steps), statistics.median(spice)
         mm = mean_step(path)
-        print(f"{name:12s} {n_dev:7d} {ml * 1e3:8.2f} ms {mm * 1e3:7.2f} ms {me * 1e3:9.1f} ms {ms:7.2f} s "
-              f"{ms / ml:13.0f} {ms / mm:13.0f} {ms / me:14.0f} {worst[3]:14.2e}")
+        print(f"{name:12s} {n_dev:7d} {ml * 1e3:8.2f} ms {mm * 1e3:7.2f} ms {ms:7.2f} s "
+              f"{ms / ml:13.0f} {ms / mm:13.0f} {worst[3]:14.2e}")
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def load_weights(chip, path) -> None:
         xb.device_array.touch()
 
 
-def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tuple[StepTrace, object]:
+def mssim_step_trace(scn, K: int = 0, *, weights=None) -> tuple[StepTrace, object]:
     """Train the scenario's chip up to pattern ``K`` and record what mssim does in step K.
 
     Parameters
@@ -157,13 +157,10 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
         Training pattern index counted from the start of the run (0 = the first).
     weights : path or None
         A ``weights.npz`` to program into the chip before training starts.
-    path : ``"lazy"`` or ``"event"``
-        Which of mssim's two evaluations of the analog path computes step K:
-        the lazy joint integrator that training uses (exact), or the blocks'
-        event-level piecewise-linear outputs (``TrainingRun(record_pattern=K)``,
-        what ``mssim run --vcd`` records; their nets are chords within
-        ``pwl_tol``, which the sample-and-hold follows, so J0 is off by up to
-        about ``pwl_tol``).
+
+    The values come from the chip's analog engine (components/engine.py), the one integrator
+    training uses; reading them is an observer (the engine is advanced to instants at which
+    the controller acts anyway), and the controller posts its port values for pattern K only.
 
     Returns
     -------
@@ -182,10 +179,7 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
     if scn.training.algorithm != "wsp":
         raise ConfigError("training.algorithm: the SPICE export covers the 'wsp' step (apply, J0, perturb, J1, "
                           f"update), not {scn.training.algorithm!r}; use --set training.algorithm=wsp")
-    if path not in ("lazy", "event"):
-        raise ConfigError(f"mssim_step_trace.path: must be 'lazy' or 'event' (got {path!r})")
-    event = path == "event"
-    run = TrainingRun(scn, record_pattern=K if event else None, task=task)
+    run = TrainingRun(scn, task=task)
     if weights is not None:
         load_weights(run.chip, weights)
     sim, chip, ctl = run.sim, run.chip, run.controller
@@ -197,45 +191,40 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
     def now_s() -> float:
         return sim.now * TICK
 
+    eng = run.engine
+
     def device_u() -> list[np.ndarray]:
+        eng.advance_to(sim.now)  # read disturb and any pulse so far reach the devices (observer)
+        eng.flush_writes()
         out = []
         for xb in chip.crossbars:
-            xb.advance_to(sim.now)  # bring lazily integrated read disturb up to now (observer)
             k = len(xb.resistances())
             out.append(xb.device_array.u.copy().reshape(k, xb.n_in, xb.n_out))
         return out
 
     def resistances() -> list[np.ndarray]:
-        out = []
-        for xb in chip.crossbars:
-            xb.advance_to(sim.now)
-            out.append(np.stack(xb.resistances()))
-        return out
-
-    fwd = run.fwd
+        eng.advance_to(sim.now)
+        eng.flush_writes()
+        return [np.stack(xb.resistances()) for xb in chip.crossbars]
 
     def y_now() -> list[np.ndarray]:
         """Op-amp outputs before the activation, per layer, now."""
-        if fwd.lazy:
-            fwd.advance_to(sim.now)
-            return [fwd.y[fwd.y_off[l] : fwd.y_off[l] + nl.n].copy() for l, nl in enumerate(chip.neurons)]
-        return [nl.state() for nl in chip.neurons]
+        eng.advance_to(sim.now)
+        return [eng.y[eng.y_off[l] : eng.y_off[l] + nl.n].copy() for l, nl in enumerate(chip.neurons)]
 
     def j_now() -> float:
-        return fwd.read_j() if fwd.lazy else chip.error.value_at()
+        """J at the error circuit's output now (noise-free: noise is not exported)."""
+        eng.advance_to(sim.now)
+        return float(eng.state[0])
 
     def sh_state_now() -> float:
         """The S&H's internal value (output offset excluded)."""
-        if fwd.lazy:
-            fwd.advance_to(sim.now)
-            return float(fwd.state[1])
-        return chip.sh.read() - chip.sh.params.offset
+        eng.advance_to(sim.now)
+        return float(eng.state[1])
 
     def held_now() -> float:
         """The held J0 (offset and pedestal included), right after the controller held it."""
-        if fwd.lazy:
-            return fwd.hold() if fwd.holding else float("nan")
-        return chip.sh.read()
+        return eng.held() if eng.holding else float("nan")
 
     orig_pattern = ctl.on_pattern
 
@@ -245,9 +234,11 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
             cap["r_end"] = resistances()
             cap["wall_end"] = time.perf_counter()
             rec["on"] = False
-        orig_pattern(k)  # switches the blocks to the event-level path for pattern K
+            ctl.recording = False
+        orig_pattern(k)
         if k == K:
             rec["on"] = True
+            ctl.recording = True  # the controller posts its port values (phase, x, target, polarities)
             cap["t0"] = sim.now
             cap["epoch"] = ctl.epoch
             cap["wall0"] = time.perf_counter()
@@ -314,10 +305,7 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None, path: str = "lazy") -> tu
         raise ConfigError(f"--pattern: step {K} has no J0/J1 sampling instants; the export covers the 'wsp' step")
     t0 = cap["t0"]
     rel = lambda t: (t - t0) * TICK  # noqa: E731
-    holds = [e for e in sim.events[n_events0:] if e.get("kind") == "sample_hold" and t0 <= int(e["t"]) <= cap["t_j1"]]
-    # event path: the value the sample-and-hold logged when it held; lazy path: the chain's held value
-    # (there the S&H block is silenced and its log entry is stale)
-    j0 = float(holds[0]["value"]) if event and holds else float(cap["j0"])
+    j0 = float(cap["j0"])
     # write pulses: the trapezoid the writer logged (start, rise, flat top, fall), with the
     # polarities latched when it started; zero-time edges are drawn as 1 ps ramps
     logged = [e for e in sim.events[n_events0:] if e.get("kind") == "pulse" and t0 <= int(e["t"]) < cap["t_end"]]

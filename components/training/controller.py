@@ -175,6 +175,12 @@ class Controller(Component):
         and wait until it (and its fall) is over."""
         if width_ticks <= 0:
             return
+        pol = direction_flat * WIP
+        if self.recording:  # the stored polarity bits, latched before the pulse
+            k = 0
+            for net, (a, b) in zip(self._pol, self.shapes):
+                net.set(pol[k: k + a * b].copy())
+                k += a * b
         for f in self.pulse_filters:
             r = f(kind, int(width_ticks), float(amplitude))
             if r is None:
@@ -184,12 +190,6 @@ class Controller(Component):
             width_ticks, amplitude = r
             if width_ticks <= 0:
                 return
-        pol = direction_flat * WIP
-        if self.recording:
-            k = 0
-            for net, (a, b) in zip(self._pol, self.shapes):
-                net.set(pol[k: k + a * b].copy())
-                k += a * b
         self.engine.begin_write(pol)
         info = yield self.chip.writer.fire(width_ticks=int(width_ticks), amplitude=amplitude)
         self.engine.end_write()
