@@ -118,6 +118,9 @@ class Controller(Component):
         #: drop the pulse, or ``(width_ticks, amplitude)`` to change it (pulse faults).
         self.pulse_filters: list[Callable[[str, int, float], tuple[int, float] | None]] = []
         self.dropped_pulses = 0
+        #: First epoch to run (a resumed run starts after its checkpoint's epoch; see training/checkpoint.py).
+        self.start_epoch = 0
+        self._rwc_s = None
 
     def ports(self) -> list[Port]:
         n0, nL = self.cfg.sizes[0], self.cfg.sizes[-1]
@@ -228,9 +231,8 @@ class Controller(Component):
         task = self.task
         n_train = task.x_train.shape[0]
         step = {"wsp": self._step_wsp, "serial_wp": self._step_serial, "rwc": self._step_rwc}[cfg.algorithm]
-        self._rwc_s = None
         self._set_phase("idle")
-        for epoch in range(cfg.epochs):
+        for epoch in range(self.start_epoch, cfg.epochs):
             self.epoch = epoch
             alpha = cfg.alpha * cfg.lr_decay ** epoch
             c = cfg.c * cfg.c_decay ** epoch

@@ -44,11 +44,10 @@ from mssim.errors import ConfigError, SimulationError
 from mssim.rng import SeedTree
 from mssim.scenario import set_dotted
 
-from .config import RandomRange, Scenario, load, validate_scenario
+from .config import SWEEP_METRICS, RandomRange, Scenario, load, validate_scenario
 
 #: Final-metric columns of sweep.csv, after ``point``, the swept keys and ``seed``.
-METRIC_COLUMNS = ["train_accuracy", "test_accuracy", "train_loss", "test_loss", "epochs", "epochs_to_accuracy",
-                  "time_to_accuracy_s", "sim_time_s", "energy_j", "write_pulses", "patterns"]
+METRIC_COLUMNS = list(SWEEP_METRICS)
 
 
 @dataclass(frozen=True)
