@@ -19,6 +19,7 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 from importlib.metadata import entry_points
 
 from . import __version__
@@ -84,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread (embedded use): leave signals alone
         old = None
     try:
-        return int(func(args) or 0)
+        # Numerical warnings (overflow in a product, ...) would add lines to stderr; non-finite values
+        # are caught where they matter and reported as one line naming the quantity.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return int(func(args) or 0)
     except MssimError as exc:
         print(f"{name}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

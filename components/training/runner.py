@@ -36,10 +36,10 @@ from .trainer import TrainResult, TrainingRun
 
 #: Environment variable that sets the memory cap (bytes, or "16GiB", "500MB"); default: the memory available now.
 MEMORY_LIMIT_ENV = "MSSIM_MEMORY_LIMIT"
-#: Bytes per synaptic device during training (device state, spread rows, crossbar caches), measured.
-BYTES_PER_DEVICE = 300
+#: Bytes per synaptic device during training (device state, spread rows, crossbar caches): ~270 measured at build.
+BYTES_PER_DEVICE = 400
 #: Bytes of the interpreter, numba and the data sets, before the chip.
-BYTES_BASE = 300 * 2 ** 20
+BYTES_BASE = 250 * 2 ** 20
 DEVICES_PER_UNIT = {"pair": 2, "differential": 2, "bridge": 4, "reference": 2}
 
 
@@ -58,6 +58,8 @@ def resolve_out(scn: Scenario, out: str | Path | None, overwrite: bool) -> tuple
     can be repeated), unless ``overwrite`` asks to replace ``results/<name>``.
     """
     if out is not None:
+        if str(out).strip() == "":
+            raise ConfigError("--out: the folder name is empty; give a folder such as results/run1")
         return Path(out), "--out"
     if scn.output.dir:
         return Path(scn.output.dir), "output.dir"
