@@ -84,16 +84,7 @@ def validate_file(path: str, overrides: list[str]) -> tuple[object, int]:
         build_run(scn, str(path))
         return scn, 1
     sw = Sweep(scn, raw, str(path), Path("."))  # expands and validates every point (nothing is written)
-    built = set()
-    for p, r in zip(sw.points, sw.raws):
-        key = json.dumps({k: v for k, v in r.items() if k != "seed"}, sort_keys=True, default=str)
-        if key in built:
-            continue
-        built.add(key)
-        from .config import validate_scenario
-
-        build_run(validate_scenario(r, sw._where(p)), sw._where(p))
-    return scn, len(built)
+    return scn, sw.build_all()
 
 
 def _validate(args) -> int:

@@ -271,6 +271,21 @@ class Sweep:
         blob = json.dumps(self.raws, sort_keys=True, default=str).encode()
         self.digest = hashlib.sha256(blob).hexdigest()
 
+    def build_all(self) -> int:
+        """Build the chip of every distinct point (seeds aside): everything a point's run checks before
+        its first event, so a bad point is reported before any point runs.  Returns the chips built."""
+        from .runner import build_run
+
+        built = set()
+        for p, r in zip(self.points, self.raws):
+            key = json.dumps({k: v for k, v in r.items() if k != "seed"}, sort_keys=True, default=str)
+            if key in built:
+                continue
+            built.add(key)
+            where = self._where(p)
+            build_run(validate_scenario(r, where), where)
+        return len(built)
+
     def point_dir(self, p: Point) -> Path:
         return self.out / p.name
 
@@ -430,6 +445,7 @@ def _cmd(args) -> int:
             print(f"  {p.name}: " + ", ".join([f"{k}={res[k]!r}" for k in sw.keys] + [f"seed={p.seed}"]))
         return 0
     progress = (not args.no_progress) and sys.stderr.isatty()
+    sw.build_all()
     if n_done:
         print(f"resuming: {n_done} of {len(sw.points)} points already done in {sw.out}", file=sys.stderr)
     out = sw.run(workers=args.workers, scheduler=args.scheduler, progress=progress)
