@@ -37,10 +37,16 @@ def _q(unit: str):
     return BeforeValidator(conv)
 
 
+#: Longest duration a scenario may give (s): longer ones are typos (and overflow integer ticks).
+MAX_SECONDS = 1e6
+
+
 def _duration(v: Any) -> Any:
     if isinstance(v, (str, int, float)) and not isinstance(v, bool):
         try:
             secs = parse_quantity(v, "s")
+            if abs(secs) > MAX_SECONDS:  # also refuses inf before it reaches the integer ticks
+                raise ValueError(f"must be at most {MAX_SECONDS:g} s")
             to_ticks(secs)
         except ConfigError as exc:
             raise ValueError(str(exc).split(": ", 1)[-1]) from None
