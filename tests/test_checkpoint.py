@@ -219,3 +219,13 @@ def test_init_weights_errors(tmp_path, capsys, make, message):
     code, _, err = cli(capsys, "run", XOR, "--out", tmp_path / "r", "--init-weights", f, *QUIET)
     assert code == 2 and err.count("\n") == 1 and "--init-weights" in err and message in err
     assert not (tmp_path / "r").exists()
+
+
+def test_leftover_checkpoint_of_a_finished_run(tmp_path, capsys):
+    fin = tmp_path / "fin"
+    assert cli(capsys, "run", XOR, "--out", fin, "--set", "training.epochs=1", "--set", "output.plots=false",
+               *QUIET)[0] == 0
+    payload = {"format": ckpt.FORMAT, "mssim_version": __import__("mssim").__version__, "overwrite": False}
+    ckpt.checkpoint_path(fin).write_bytes(pickle.dumps(payload))
+    code, _, err = cli(capsys, "resume", fin)
+    assert code == 2 and err.count("\n") == 1 and "has finished" in err and "left over" in err

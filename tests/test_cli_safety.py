@@ -319,3 +319,17 @@ def test_internal_errors_are_one_line_exit_3(capsys, monkeypatch):
     # the parser captured the old function; rebuild it through main
     code, _, err = cli(capsys, "validate", XOR)
     assert code == 3 and err.count("\n") == 1 and "internal error: RuntimeError: a bug over two lines" in err
+
+
+def test_simulation_errors_name_the_epoch_and_time(tmp_path, capsys, monkeypatch):
+    from components.training.trainer import TrainingRun
+    from mssim.errors import SimulationError
+
+    def broken(self):
+        raise SimulationError("NeuronLayer 'neuron0': output 2 is nan")
+
+    monkeypatch.setattr(TrainingRun, "run", broken)
+    code, _, err = cli(capsys, "run", XOR, "--out", tmp_path / "r", *FAST)
+    assert code == 2 and one_line(err)
+    assert "neuron0': output 2 is nan (epoch 0, simulated time 0 s)" in err
+    assert list(tmp_path.iterdir()) == []

@@ -31,7 +31,7 @@ from mssim.errors import ConfigError, SimulationError
 from . import checkpoint as ckpt
 from . import plots
 from .config import Scenario, check_against_chip, load, validate_scenario
-from .results import OutputFolder, ResultsWriter, check_finite, fresh_default
+from .results import OutputFolder, ResultsWriter, check_finite, fresh_default, is_results_folder
 from .trainer import TrainResult, TrainingRun
 
 #: Environment variable that sets the memory cap (bytes, or "16GiB", "500MB"); default: the memory available now.
@@ -374,6 +374,9 @@ def resume_run(out: str | Path, *, progress: bool | None = None) -> tuple[Path, 
         raise ConfigError("resume: the folder name is empty; give the --out of the run to continue")
     out_dir = Path(out)
     payload = ckpt.load(out_dir)
+    if not payload["overwrite"] and is_results_folder(out_dir):
+        raise ConfigError(f"resume {out_dir}: the run has finished (its results are there); its checkpoint "
+                          f"{ckpt.checkpoint_path(out_dir)} is left over, remove it")
     source = payload["source"]
     raw = payload["raw"]
     scn = validate_scenario(raw, source)
