@@ -333,3 +333,23 @@ def test_simulation_errors_name_the_epoch_and_time(tmp_path, capsys, monkeypatch
     assert code == 2 and one_line(err)
     assert "neuron0': output 2 is nan (epoch 0, simulated time 0 s)" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_default_out_passes_over_a_folder_another_run_holds(tmp_path, capsys, monkeypatch):
+    import components.training.results as results
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    calls = []
+
+    def racy(base):  # the name looked free when chosen; another run locks it before our lock
+        calls.append(base)
+        return base if len(calls) == 1 else results.fresh_default(base)
+
+    monkeypatch.setattr("components.training.runner.fresh_default", racy)
+    (tmp_path / "results" / ".xor.mssim-lock").write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    code, out, err = cli(capsys, "run", XOR, *FAST)
+    assert code == 0, err
+    assert "results: results/xor-2\n" in out and len(calls) == 2
+    code, _, err = cli(capsys, "run", XOR, "--out", "results/xor", *FAST)   # named explicitly: refused
+    assert code == 2 and "another mssim run" in err

@@ -306,6 +306,22 @@ def _finish(run: TrainingRun, scn: Scenario, raw: dict[str, Any], folder: Output
     return res
 
 
+def _claim(folder: OutputFolder, *, default_base: Path | None) -> OutputFolder:
+    """Take the folder's lock.  For the default ``results/<name>``, a folder another run has just
+    claimed is passed over for the next free ``results/<name>-K`` instead of refused."""
+    for _ in range(20):
+        try:
+            return folder.acquire()
+        except ConfigError:
+            if default_base is None or folder.overwrite:
+                raise
+        folder = OutputFolder(fresh_default(default_base), overwrite=False, option=folder.option)
+        folder.check()
+        if ckpt.checkpoint_path(folder.out).exists():
+            continue
+    return folder.acquire()
+
+
 def run_scenario(path: str | Path | None = None, *, overrides: Sequence[str] = (), seed: int | None = None,
                  out: str | Path | None = None, vcd: str | Path | None = None, progress: bool | None = None,
                  scenario: Scenario | None = None, raw: dict[str, Any] | None = None, overwrite: bool = False,
@@ -355,16 +371,21 @@ def run_scenario(path: str | Path | None = None, *, overrides: Sequence[str] = (
         progress = scenario.output.progress and sys.stderr.isatty()
     record = scenario.output.vcd_pattern if (vcd is not None or scenario.output.vcd or scenario.output.plots) else None
     run = build_run(scenario, source, record_pattern=record, progress=progress)
-    if init_weights is not None:
-        run.chip.set_weights_flat(load_init_weights(init_weights, run))
-        run.initial_weights = run.chip.weights_flat()
-    _guard(run)
-    if checkpoint_every is not None:
-        meta = {"raw": raw, "source": source, "record": record, "overwrite": bool(overwrite), "out": str(out_dir),
-                "vcd": str(vcd_path) if vcd_path is not None else None, "checkpoint_every": int(checkpoint_every)}
-        ckpt.Checkpointer(run, ck_path, int(checkpoint_every), meta)
-    with folder.acquire():
+    folder = _claim(folder, default_base=Path("results") / scenario.name if out is None and not scenario.output.dir
+                    else None)
+    out_dir = folder.out
+    try:
+        if init_weights is not None:
+            run.chip.set_weights_flat(load_init_weights(init_weights, run))
+            run.initial_weights = run.chip.weights_flat()
+        _guard(run)
+        if checkpoint_every is not None:
+            meta = {"raw": raw, "source": source, "record": record, "overwrite": bool(overwrite), "out": str(out_dir),
+                    "vcd": str(vcd_path) if vcd_path is not None else None, "checkpoint_every": int(checkpoint_every)}
+            ckpt.Checkpointer(run, ckpt.checkpoint_path(out_dir), int(checkpoint_every), meta)
         res = _finish(run, scenario, raw, folder, vcd_path)
+    finally:
+        folder.release()
     return out_dir, res
 
 
