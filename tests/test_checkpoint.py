@@ -229,3 +229,40 @@ def test_leftover_checkpoint_of_a_finished_run(tmp_path, capsys):
     ckpt.checkpoint_path(fin).write_bytes(pickle.dumps(payload))
     code, _, err = cli(capsys, "resume", fin)
     assert code == 2 and err.count("\n") == 1 and "has finished" in err and "left over" in err
+
+
+def test_sigkill_then_resume(tmp_path, capsys):
+    """A real kill: SIGKILL leaves a stale lock and maybe a temporary folder; resume cleans up and
+    finishes with the bits of an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    s = tmp_path / "s.toml"
+    s.write_text(f'base = "{XOR}"\n[training]\nepochs = 40\n[output]\nplots = false\n')
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli(capsys, "run", s, "--out", a, *QUIET)[0] == 0
+    cmd = [sys.executable, "-c", "import sys; from mssim.cli import main; sys.exit(main())", "run", str(s),
+           "--out", str(b), "--checkpoint-every", "1", *QUIET]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = ckpt.checkpoint_path(b)
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        if path.exists():
+            try:
+                if pickle.loads(path.read_bytes())["epochs_done"] >= 3:
+                    break
+            except Exception:  # caught mid-rename: try again
+                pass
+        time.sleep(0.05)
+    if p.poll() is not None:
+        pytest.skip("the run finished before it could be killed (machine too fast for this test)")
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert (tmp_path / ".b.mssim-lock").exists() and not b.exists()
+    code, _, err = cli(capsys, "resume", b, "--no-progress")
+    assert code == 0, err
+    same_results(a, b)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["a", "b", "s.toml"]

@@ -164,8 +164,13 @@ def test_stale_temp_folders_with_the_marker_are_removed(tmp_path, capsys):
         (d / "data").write_text("x")
         if tag:
             (d / TMP_MARKER).write_text(tag)
+    dead_file = tmp_path / f".r.checkpoint.mssim-file~{host}~{_dead_pid()}~x1.tmp"   # a checkpoint half written
+    live_file = tmp_path / f".r.checkpoint.mssim-file~{host}~{os.getpid()}~x2.tmp"
+    for f in (dead_file, live_file):
+        f.write_bytes(b"partial")
     assert cli(capsys, "run", XOR, "--out", tmp_path / "r", *FAST)[0] == 0
     assert not dead.exists() and alive.exists() and foreign.exists()
+    assert not dead_file.exists() and live_file.exists()
 
 
 def test_sigterm_cleans_up_like_sigint(tmp_path):

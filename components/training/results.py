@@ -105,6 +105,14 @@ def clean_stale_temps(parent: str | Path) -> list[Path]:
         if not _pid_alive(tag):
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
+    for f in parent.glob(".*.mssim-file~*~*~*.tmp"):  # single files written atomically (checkpoints)
+        try:
+            _, host, pid, _ = f.name.split("~")
+        except ValueError:
+            continue
+        if f.is_file() and not _pid_alive(f"{host} {pid}"):
+            f.unlink(missing_ok=True)
+            removed.append(f)
     for lock in parent.glob(".*.mssim-lock"):
         try:
             tag = lock.read_text().strip()

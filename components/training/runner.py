@@ -381,7 +381,8 @@ def run_scenario(path: str | Path | None = None, *, overrides: Sequence[str] = (
         _guard(run)
         if checkpoint_every is not None:
             meta = {"raw": raw, "source": source, "record": record, "overwrite": bool(overwrite), "out": str(out_dir),
-                    "vcd": str(vcd_path) if vcd_path is not None else None, "checkpoint_every": int(checkpoint_every)}
+                    "vcd": str(vcd_path.resolve()) if vcd_path is not None else None,
+                    "checkpoint_every": int(checkpoint_every)}
             ckpt.Checkpointer(run, ckpt.checkpoint_path(out_dir), int(checkpoint_every), meta)
         res = _finish(run, scenario, raw, folder, vcd_path)
     finally:
