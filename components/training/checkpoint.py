@@ -40,7 +40,6 @@ import dataclasses
 import heapq
 import os
 import pickle
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -220,8 +219,9 @@ def save(path: Path, payload: dict[str, Any]) -> None:
     """Write a checkpoint atomically (temporary file in the same folder, then rename)."""
     # host and pid in the name: a run killed while writing leaves this file, and the next run into the
     # same parent removes it once that process is gone (results.clean_stale_temps)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.mssim-file~{socket.gethostname()}~{os.getpid()}~", suffix=".tmp",
-                               dir=path.parent)
+    from .results import temp_file_prefix
+
+    fd, tmp = tempfile.mkstemp(prefix=temp_file_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)

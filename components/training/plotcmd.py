@@ -34,7 +34,9 @@ def _plt():
 
 def _save(fig, path: Path) -> Path:
     """Save atomically (temporary file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    from .results import temp_file_prefix
+
+    fd, tmp = tempfile.mkstemp(prefix=temp_file_prefix(path), suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)

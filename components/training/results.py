@@ -76,6 +76,12 @@ def _pid_alive(tag: str) -> bool:
     return True
 
 
+def temp_file_prefix(path: str | Path) -> str:
+    """Prefix of the temporary file an atomic write of ``path`` uses: host and pid in the name, so a
+    file left by a killed process is removed by :func:`clean_stale_temps` once that process is gone."""
+    return f".{Path(path).name}.mssim-file~{socket.gethostname()}~{os.getpid()}~"
+
+
 def is_results_folder(path: str | Path) -> bool:
     """An mssim run folder: it holds the marker, or (older runs) both metrics.json and config.toml."""
     p = Path(path)
@@ -105,7 +111,7 @@ def clean_stale_temps(parent: str | Path) -> list[Path]:
         if not _pid_alive(tag):
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
-    for f in parent.glob(".*.mssim-file~*~*~*.tmp"):  # single files written atomically (checkpoints)
+    for f in parent.glob(".*.mssim-file~*~*~*"):  # single files written atomically (checkpoints, tables, plots)
         try:
             _, host, pid, _ = f.name.split("~")
         except ValueError:
