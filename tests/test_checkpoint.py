@@ -81,6 +81,10 @@ std = 0.01
 [[faults.events]]
 kind = "drop_pulse"
 rate = 0.01
+[[faults.events]]
+kind = "jitter"
+at_epoch = 1
+value = 1e-9
 """
 
 CASES = {
