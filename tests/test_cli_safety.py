@@ -261,6 +261,7 @@ def test_memory_is_estimated_before_allocating(tmp_path, capsys, monkeypatch):
 def test_non_finite_results_stop_the_run(tmp_path, capsys):
     code, _, err = cli(capsys, "run", XOR, "--out", tmp_path / "r", *FAST, "--set", "synapse.params.v_read=1e300")
     assert code == 2 and one_line(err) and "energy_j became inf at epoch 0" in err and "simulated time" in err
+    assert "first non-finite: xbar0 energy" in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -204,11 +204,36 @@ def _guard(run: TrainingRun) -> None:
         if run.history and run.history[-1].get("epoch") == epoch + 1:
             for k, v in run.history[-1].items():
                 if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+                    where = _locate_non_finite(run)
                     raise SimulationError(f"training: {k} became {float(v)!r} at epoch {epoch} (simulated time "
-                                          f"{run.sim.now_s:.6g} s); the run stopped and wrote nothing")
+                                          f"{run.sim.now_s:.6g} s{'; first non-finite: ' + where if where else ''}); "
+                                          "the run stopped and wrote nothing")
         return bool(stop)
 
     run.controller.on_epoch = on_epoch
+
+
+def _locate_non_finite(run: TrainingRun) -> str | None:
+    """The first block (and index) holding a non-finite value, for the message of a non-finite result."""
+    chip = run.chip
+    for l, xb in enumerate(chip.crossbars):
+        x = np.asarray(xb.device_array.x)
+        bad = np.flatnonzero(~np.isfinite(x))
+        if bad.size:
+            return f"xbar{l} device {int(bad[0])} state"
+        w = np.asarray(xb.weights())
+        bad = np.argwhere(~np.isfinite(w))
+        if bad.size:
+            return f"xbar{l} weight {tuple(int(i) for i in bad[0])}"
+        if not np.isfinite(float(xb.energy_j.total)):
+            return f"xbar{l} energy"
+    for l, nl in enumerate(chip.neurons):
+        if not np.isfinite(float(nl.energy_j)):
+            return f"neuron{l} energy"
+    for name in ("error", "sh", "writer", "comparator"):
+        if not np.isfinite(float(getattr(chip, name).energy_j)):
+            return f"{name} energy"
+    return None
 
 
 def _simulate(run: TrainingRun) -> TrainResult:
