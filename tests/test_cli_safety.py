@@ -190,14 +190,17 @@ def test_sigterm_cleans_up_like_sigint(tmp_path):
 
 # ---------------------------------------------------------------------- validate == run
 PARITY = {
-    "misspelt device parameter": ("[device.params]\nr_onn = 100.0\n", "r_onn"),
+    "misspelt device parameter": ("[device.params]\nr_onn = 100.0\n",
+                                  "device.params.r_onn: unknown parameter of TEAMParams; did you mean 'r_on'?"),
     "illegal device parameter": ("[device.params]\nr_on = 20000.0\n", "r_on"),
     "unknown device preset": ("[device]\npreset = \"nope\"\n", "nope"),
-    "misspelt op-amp parameter": ("[neuron]\nopamp_params = { gbww = 1e6 }\n", "gbww"),
+    "misspelt op-amp parameter": ("[neuron]\nopamp_params = { gbww = 1e6 }\n",
+                                  "neuron.opamp_params.gbww: unknown parameter of OpAmpParams; did you mean 'gbw'?"),
     "illegal op-amp parameter": ("[neuron]\nopamp_params = { slew_rate = -1.0 }\n", "slew_rate"),
     "unknown op-amp": ("[neuron]\nopamp = \"lm741\"\n", "neuron.opamp"),
-    "misspelt circuit parameter": ("[circuit.error]\nk_sqq = 1.0\n", "k_sqq"),
-    "misspelt synapse parameter": ("[synapse.params]\nv_raed = 0.1\n", "v_raed"),
+    "misspelt circuit parameter": ("[circuit.error]\nk_sqq = 1.0\n", "circuit.error.k_sqq: unknown parameter"),
+    "unknown comparator parameter": ("[circuit.comparator]\nzzz = 1.0\n", "known parameters: e_decision"),
+    "misspelt synapse parameter": ("[synapse.params]\nv_raed = 0.1\n", "synapse.params.v_raed: unknown parameter"),
     "fault layer off the chip": ("[[faults.events]]\nkind = \"open\"\nlayer = 7\nfraction = 0.1\n",
                                  "faults.events.0.layer"),
     "fault device outside the layer": ("[[faults.events]]\nkind = \"open\"\nlayer = 0\ndevices = [5000]\n",

@@ -357,9 +357,41 @@ class Scenario(_Section):
 def validate_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a loaded scenario dict; errors name the source and dotted field."""
     try:
-        return Scenario.model_validate(data)
+        scn = Scenario.model_validate(data)
     except ValidationError as exc:
         raise format_validation_error(exc, source, Scenario) from None
+    check_parameter_keys(scn, source)
+    return scn
+
+
+def check_parameter_keys(scn: Scenario, source: str) -> None:
+    """Refuse a key of a component-parameter table (``device.params``, ``synapse.params``,
+    ``neuron.opamp_params``, ``circuit.*``) that the component's parameter class does not have,
+    with the dotted key and a did-you-mean.  Values are checked by the classes themselves when
+    the chip is built."""
+    from dataclasses import fields
+
+    from ..devices import MODELS
+    from ..errorcircuits import ComparatorParams, ErrorCircuitParams, SampleHoldParams
+    from ..opamp import OpAmpParams
+    from ..pulses import PulseParams
+    from ..synapses import SynapseParams
+
+    tables = [("device.params", MODELS[scn.device.model], scn.device.params),
+              ("synapse.params", SynapseParams, scn.synapse.params),
+              ("neuron.opamp_params", OpAmpParams, scn.neuron.opamp_params),
+              ("circuit.error", ErrorCircuitParams, scn.circuit.error),
+              ("circuit.sample_hold", SampleHoldParams, scn.circuit.sample_hold),
+              ("circuit.comparator", ComparatorParams, scn.circuit.comparator),
+              ("circuit.pulse", PulseParams, scn.circuit.pulse)]
+    for where, cls, table in tables:
+        known = [f.name for f in fields(cls) if f.init]
+        for key in table:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"known parameters: {', '.join(sorted(known))}"
+            raise ConfigError(f"{source}: {where}.{key}: unknown parameter of {cls.__name__}; {hint}")
 
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Scenario, dict[str, Any]]:
