@@ -25,6 +25,10 @@ from typing import Any, Iterable
 from .errors import ConfigError
 
 
+#: A scenario file larger than this is refused before it is read (no TOML experiment comes near it).
+MAX_SCENARIO_BYTES = 4 * 2 ** 20
+
+
 class ScenarioError(ConfigError):
     """A scenario file or override is broken; the message names file and field."""
 
@@ -36,10 +40,16 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ScenarioError(f"{p}: no such file; check the path (scenarios ship in the scenarios/ folder)")
     if p.is_dir():
         raise ScenarioError(f"{p}: is a folder, not a scenario file; give the path of a .toml file")
+    if not p.is_file():
+        raise ScenarioError(f"{p}: is not a regular file (a device or a pipe); give the path of a .toml file")
     try:
+        size = p.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{p}: is {size / 2 ** 20:.1f} MiB, too large for a scenario file (at most "
+                                f"{MAX_SCENARIO_BYTES // 2 ** 20} MiB); give the path of a .toml file")
         raw = p.read_bytes()
     except OSError as exc:
-        raise ScenarioError(f"{p}: cannot be read ({exc.strerror})") from None
+        raise ScenarioError(f"{p}: cannot be read ({exc.strerror}); check the path and its permissions") from None
     if not raw.strip():
         raise ScenarioError(f"{p}: the file is empty; a scenario needs at least a [network] and a [data] section")
     if b"\x00" in raw:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +30,8 @@ from .array import DeviceArray
 from .params import MODELS, preset
 
 POINTS_PER_CYCLE = 400
+#: At most this many rows (pulses, or sine samples): beyond it the table would not fit in memory.
+MAX_ROWS = 10_000_000
 _STRING_FIELDS = {"iv", "window", "endurance_stuck"}
 
 
@@ -78,8 +82,40 @@ def _positive_time(text, name, allow_zero=False):
     return v
 
 
+def _check_output(path: str | None, option: str, *, plot: bool = False) -> None:
+    """Refuse an output path that cannot be written, before anything is computed."""
+    if path is None or path == "-" and not plot:
+        return
+    p = Path(path)
+    if not path.strip():
+        raise ConfigError(f"{option}: the file name is empty")
+    if p.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder; give a file name")
+    for anc in p.parents:
+        if anc.exists():
+            if not anc.is_dir():
+                raise ConfigError(f"{option} {path}: {anc} is a file, so nothing can be written below it")
+            if not os.access(anc, os.W_OK | os.X_OK):
+                raise ConfigError(f"{option} {path}: {anc} is not writable")
+            break
+    else:  # pragma: no cover - the root always exists
+        pass
+    if not p.parent.exists():
+        raise ConfigError(f"{option} {path}: the folder {p.parent} does not exist; create it first")
+    if plot:
+        fmt = p.suffix.lower().lstrip(".")
+        if fmt not in PLOT_FORMATS:
+            raise ConfigError(f"{option} {path}: unknown picture format {p.suffix or '(none)'!r}; end the name with "
+                              f"one of {', '.join('.' + f for f in PLOT_FORMATS)}")
+
+
+PLOT_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
+
+
 def run_device(args) -> int:
     """Run the ``device`` subcommand; returns the exit status."""
+    _check_output(args.csv, "--csv")
+    _check_output(args.plot, "--plot", plot=True)
     params = _params(args)
     kw = {}
     if args.initial_resistance is not None:
@@ -103,6 +139,8 @@ def run_device(args) -> int:
                 raise ConfigError(f"--pulse COUNT: must be a positive integer (got {count_s!r})") from None
             if count < 1:
                 raise ConfigError(f"--pulse COUNT: must be a positive integer (got {count_s!r})")
+            if k + count > MAX_ROWS:
+                raise ConfigError(f"--pulse COUNT: at most {MAX_ROWS:,} pulses in all (got {k + count:,}); use fewer")
             gap = width if args.gap is None else _positive_time(args.gap, "--gap", allow_zero=True)
             for _ in range(count):
                 arr.apply_voltage(0.0, amp, rise)
@@ -121,6 +159,11 @@ def run_device(args) -> int:
             raise ConfigError(f"--sine FREQUENCY: must be positive (got {args.sine[1]!r})")
         if not (math.isfinite(cycles) and cycles > 0):
             raise ConfigError(f"--sine CYCLES: must be positive (got {args.sine[2]!r})")
+        if cycles * POINTS_PER_CYCLE > MAX_ROWS:
+            raise ConfigError(f"--sine CYCLES: at most {MAX_ROWS // POINTS_PER_CYCLE:,} cycles ({POINTS_PER_CYCLE} "
+                              f"samples each; got {args.sine[2]!r}); use fewer cycles")
+        if not math.isfinite(amp):
+            raise ConfigError(f"--sine AMPLITUDE: must be a finite voltage (got {args.sine[0]!r})")
         n = max(2, int(round(cycles * POINTS_PER_CYCLE)))
         ts = np.linspace(0.0, cycles / freq, n + 1)
         vs = amp * np.sin(2 * np.pi * freq * ts)

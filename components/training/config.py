@@ -13,6 +13,7 @@ Sections: ``seed``, ``name``, ``base`` (handled by the loader), ``[data]``,
 
 from __future__ import annotations
 
+import difflib
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,10 +37,16 @@ def _q(unit: str):
     return BeforeValidator(conv)
 
 
+#: Longest duration a scenario may give (s): longer ones are typos (and overflow integer ticks).
+MAX_SECONDS = 1e6
+
+
 def _duration(v: Any) -> Any:
     if isinstance(v, (str, int, float)) and not isinstance(v, bool):
         try:
             secs = parse_quantity(v, "s")
+            if abs(secs) > MAX_SECONDS:  # also refuses inf before it reaches the integer ticks
+                raise ValueError(f"must be at most {MAX_SECONDS:g} s")
             to_ticks(secs)
         except ConfigError as exc:
             raise ValueError(str(exc).split(": ", 1)[-1]) from None
@@ -54,7 +61,8 @@ Ohms = Annotated[float, _q("ohm"), Field(gt=0)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: "inf" and "nan" are refused in every float field (they would reach the results)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -91,8 +99,8 @@ class NeuronConfig(_Section):
     """Neuron activation and op-amp."""
 
     activation: Literal["rails", "tanh", "clip", "linear"] = "tanh"
-    gain: float = Field(default=2.0, gt=0)
-    v_sat: Volts = Field(default=1.0, gt=0)
+    gain: float = Field(default=2.0, gt=0, le=1e6)
+    v_sat: Volts = Field(default=1.0, gt=0, le=1000)
     opamp: str = "typical"
     opamp_params: dict[str, Any] = Field(default_factory=dict)
 
@@ -136,7 +144,7 @@ class TrainingConfig(_Section):
     perturbation: Literal["electrical", "written"] = "electrical"
     signs: Literal["stream", "lfsr"] = "stream"
     epochs: int = Field(default=50, ge=1, le=100000)
-    alpha: float = Field(default=0.1, gt=0)
+    alpha: float = Field(default=0.1, gt=0, le=1e3)
     c: float = Field(default=0.05, gt=0, lt=1)
     lr_decay: float = Field(default=1.0, gt=0, le=1)
     c_decay: float = Field(default=1.0, gt=0, le=1)
@@ -144,6 +152,10 @@ class TrainingConfig(_Section):
     stop_at_accuracy: float | None = Field(default=None, gt=0, le=1)
     baselines: list[Literal["ideal_wsp", "backprop"]] = Field(default_factory=list)
 
+
+#: Final metrics a sweep can plot and tabulate (the columns of sweep.csv after the keys and the seed).
+SWEEP_METRICS = ["train_accuracy", "test_accuracy", "train_loss", "test_loss", "epochs", "epochs_to_accuracy",
+                 "time_to_accuracy_s", "sim_time_s", "energy_j", "write_pulses", "patterns"]
 
 FAULT_KINDS = ("stuck_on", "stuck_off", "open", "drift", "opamp_offset", "opamp_stuck", "drop_pulse", "jitter", "amplitude")
 DEVICE_FAULTS = ("stuck_on", "stuck_off", "open", "drift")
@@ -266,6 +278,15 @@ class SweepConfig(_Section):
     repeats: int = Field(default=1, ge=1, le=10000)
     metric: str = "test_accuracy"
 
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, v):
+        if v not in SWEEP_METRICS:
+            close = difflib.get_close_matches(v, SWEEP_METRICS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(SWEEP_METRICS)}"
+            raise ValueError(f"unknown metric {v!r}; {hint}")
+        return v
+
     @model_validator(mode="after")
     def _shape(self):
         for key, vals in self.params.items():
@@ -291,6 +312,14 @@ class OutputConfig(_Section):
     """What a run writes."""
 
     dir: str | None = None
+
+    @field_validator("dir")
+    @classmethod
+    def _dir_named(cls, v):
+        if v is not None and v.strip() in ("", ".", ".."):
+            raise ValueError("must name a results folder such as 'results/xor' (an empty name would write into the "
+                             "current folder)")
+        return v
     plots: bool = True
     vcd: bool = False
     vcd_pattern: int = Field(default=0, ge=0)
@@ -302,6 +331,15 @@ class Scenario(_Section):
 
     name: str = "scenario"
     seed: int = Field(default=1, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, v):
+        # the default results folder is results/<name>: an empty name would be results/ itself
+        if not v.strip() or v.strip() in (".", "..") or any(c in v for c in "/\\\0") or v.startswith("."):
+            raise ValueError("must be a plain folder name such as 'xor_run' (not empty, no '/', not starting with "
+                             "'.'): the default results folder is results/<name>")
+        return v
     run_seed: int | None = Field(default=None, ge=0)
     data: DataConfig = Field(default_factory=DataConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
@@ -319,12 +357,97 @@ class Scenario(_Section):
 def validate_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a loaded scenario dict; errors name the source and dotted field."""
     try:
-        return Scenario.model_validate(data)
+        scn = Scenario.model_validate(data)
     except ValidationError as exc:
         raise format_validation_error(exc, source, Scenario) from None
+    check_parameter_keys(scn, source)
+    return scn
+
+
+def check_parameter_keys(scn: Scenario, source: str) -> None:
+    """Refuse a key of a component-parameter table (``device.params``, ``synapse.params``,
+    ``neuron.opamp_params``, ``circuit.*``) that the component's parameter class does not have,
+    with the dotted key and a did-you-mean.  Values are checked by the classes themselves when
+    the chip is built."""
+    from dataclasses import fields
+
+    from ..devices import MODELS
+    from ..errorcircuits import ComparatorParams, ErrorCircuitParams, SampleHoldParams
+    from ..opamp import OpAmpParams
+    from ..pulses import PulseParams
+    from ..synapses import SynapseParams
+
+    tables = [("device.params", MODELS[scn.device.model], scn.device.params),
+              ("synapse.params", SynapseParams, scn.synapse.params),
+              ("neuron.opamp_params", OpAmpParams, scn.neuron.opamp_params),
+              ("circuit.error", ErrorCircuitParams, scn.circuit.error),
+              ("circuit.sample_hold", SampleHoldParams, scn.circuit.sample_hold),
+              ("circuit.comparator", ComparatorParams, scn.circuit.comparator),
+              ("circuit.pulse", PulseParams, scn.circuit.pulse)]
+    for where, cls, table in tables:
+        known = [f.name for f in fields(cls) if f.init]
+        for key in table:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"known parameters: {', '.join(sorted(known))}"
+            raise ConfigError(f"{source}: {where}.{key}: unknown parameter of {cls.__name__}; {hint}")
 
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Scenario, dict[str, Any]]:
     """Load, merge, override and validate a scenario file.  Returns (Scenario, raw dict)."""
     raw = load_scenario(path, overrides)
     return validate_scenario(raw, str(path)), raw
+
+
+# ---------------------------------------------------------------------- checks that need the built chip
+def max_step_seconds(scn: Scenario, n_weights: int) -> float:
+    """An upper bound of the simulated time one training pattern takes (s)."""
+    t = scn.timing
+    pulse = t.rise + t.t_max + t.fall
+    pert = (t.t_pert if t.t_pert is not None else t.t_max) + t.rise + t.fall
+    if scn.training.algorithm == "serial_wp":
+        return (n_weights + 1) * t.t_settle + n_weights * pulse + t.gap
+    return 2 * t.t_settle + pert + pulse + t.gap + 2 * t.clock
+
+
+def check_against_chip(scn: Scenario, source: str, *, n_devices: list[int], n_neurons: list[int], n_train: int,
+                       n_weights: int) -> None:
+    """Checks of a scenario against the chip it builds: fault targets against the layer sizes, fault
+    times against the length of the run, the recorded pattern against the number of patterns.
+
+    ``mssim validate`` and ``mssim run`` both call this (through
+    :func:`components.training.runner.build_run`), so they refuse the same files.
+    """
+    L = len(n_devices)
+    epochs = scn.training.epochs
+    patterns = epochs * n_train
+    t_end = patterns * max_step_seconds(scn, n_weights)
+    for i, f in enumerate(scn.faults.events):
+        where = f"{source}: faults.events.{i}"
+        if f.layer is not None and f.layer >= L:
+            raise ConfigError(f"{where}.layer: the network has {L} weight layers (0..{L - 1}); got {f.layer}")
+        if f.at_epoch is not None and f.at_epoch >= epochs:
+            raise ConfigError(f"{where}.at_epoch: the run has {epochs} epochs (0..{epochs - 1}), so a fault at epoch "
+                              f"{f.at_epoch} never happens; got {f.at_epoch}")
+        if f.at_time is not None and f.at_time > t_end:
+            raise ConfigError(f"{where}.at_time: {f.at_time:g} s is after the end of the run (at most {t_end:.3g} s of "
+                              f"simulated time for {epochs} epochs of {n_train} patterns); use a smaller time or at_epoch")
+        for name, idx, sizes in (("devices", f.devices, n_devices), ("neurons", f.neurons, n_neurons)):
+            if idx is None or f.layer is None or f.layer >= L:
+                continue
+            n = sizes[f.layer]
+            bad = [k for k in idx if k >= n]
+            if bad:
+                raise ConfigError(f"{where}.{name}: index {bad[0]} is outside layer {f.layer}, which has {n} {name} "
+                                  f"(0..{n - 1})")
+        if f.count is not None and f.kind in DEVICE_FAULTS + NEURON_FAULTS:
+            sizes = n_devices if f.kind in DEVICE_FAULTS else n_neurons
+            total = sum(sizes[l] for l in ([f.layer] if f.layer is not None else range(L)))
+            if f.count > total:
+                raise ConfigError(f"{where}.count: {f.count} exceeds the {total} "
+                                  f"{'devices' if f.kind in DEVICE_FAULTS else 'neurons'} of the chosen layers")
+    o = scn.output
+    if (o.vcd or o.plots) and o.vcd_pattern >= patterns:
+        raise ConfigError(f"{source}: output.vcd_pattern: the run trains {patterns} patterns (0..{patterns - 1}); got "
+                          f"{o.vcd_pattern}")

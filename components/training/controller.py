@@ -115,6 +115,7 @@ class Controller(Component):
         self.pert_pulses = 0
         self.device_pulses = 0
         self.epoch = 0
+        #: First epoch to run (a resumed run starts after its checkpoint's epoch; see training/checkpoint.py).
         self.start_epoch = 0
         self.finished = False
         self.stop_requested = False
@@ -128,6 +129,7 @@ class Controller(Component):
         self.widths: list[int] = []
         self.recording = False
         self._v = np.empty(cfg.sizes[0] + 1)
+        self._rwc_s = None
 
     def ports(self) -> list[Port]:
         n0, nL = self.cfg.sizes[0], self.cfg.sizes[-1]
@@ -229,7 +231,6 @@ class Controller(Component):
         task = self.task
         n_train = task.x_train.shape[0]
         step = {"wsp": self._step_wsp, "serial_wp": self._step_serial, "rwc": self._step_rwc}[cfg.algorithm]
-        self._rwc_s = None
         self._set_phase("idle")
         for epoch in range(self.start_epoch, cfg.epochs):
             self.epoch = epoch

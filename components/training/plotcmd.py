@@ -34,7 +34,9 @@ def _plt():
 
 def _save(fig, path: Path) -> Path:
     """Save atomically (temporary file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    from .results import temp_file_prefix
+
+    fd, tmp = tempfile.mkstemp(prefix=temp_file_prefix(path), suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
@@ -264,6 +266,28 @@ def read_vcd(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _read(path: Path, reader):
+    """``reader(path)``, with any failure on a damaged file turned into one ConfigError naming it."""
+    try:
+        return reader(path)
+    except ConfigError:
+        raise
+    except Exception as exc:  # csv, numpy and zip raise many kinds on a damaged file
+        raise ConfigError(f"{path}: damaged or not written by mssim ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:120]}); rerun the run to rewrite it") from None
+
+
+def _draw(path: Path, draw, *a):
+    """Draw from data read off disk; data a damaged file let through is reported on that file."""
+    try:
+        return draw(*a)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        raise ConfigError(f"{path}: its data cannot be drawn ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:120]}); the file looks damaged") from None
+
+
 def plot_run(folder: str | Path) -> list[Path]:
     """Redraw a run folder's pictures from history.csv, weights.npz and (if present) step.vcd."""
     folder = Path(folder)
@@ -275,18 +299,18 @@ def plot_run(folder: str | Path) -> list[Path]:
         except ValueError:
             raise ConfigError(f"{folder / 'metrics.json'}: not valid JSON; the run folder is damaged") from None
     if (folder / "history.csv").exists():
-        hist = read_history(folder / "history.csv")
+        hist = _read(folder / "history.csv", read_history)
         if hist:
-            out.append(plots.learning_curve(hist, folder / "learning_curve.png", title=name))
+            out.append(_draw(folder / "history.csv", plots.learning_curve, hist, folder / "learning_curve.png", name))
     if (folder / "weights.npz").exists():
-        w, g = read_weights(folder / "weights.npz")
+        w, g = _read(folder / "weights.npz", read_weights)
         if w:
-            out.append(plots.weight_maps(w, g if all(g) else None, folder / "weights.png"))
-            out.append(plots.weight_histogram(w, folder / "weight_hist.png"))
+            out.append(_draw(folder / "weights.npz", plots.weight_maps, w, g if all(g) else None, folder / "weights.png"))
+            out.append(_draw(folder / "weights.npz", plots.weight_histogram, w, folder / "weight_hist.png"))
     if (folder / "step.vcd").exists():
-        sig = read_vcd(folder / "step.vcd")
+        sig = _read(folder / "step.vcd", read_vcd)
         if sig:
-            out.append(plots.step_waveforms(sig, folder / "step_waveforms.png"))
+            out.append(_draw(folder / "step.vcd", plots.step_waveforms, sig, folder / "step_waveforms.png"))
     return out
 
 
@@ -298,7 +322,7 @@ def plot_folder(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise ConfigError(f"{folder}: is a file; give the results folder that holds it")
     if (folder / "sweep.csv").exists():
-        return plot_sweep(folder)
+        return _read(folder, plot_sweep)
     if (folder / "metrics.json").exists() or (folder / "history.csv").exists():
         return plot_run(folder)
     raise ConfigError(f"{folder}: neither a run folder (metrics.json, history.csv) nor a sweep folder (sweep.csv)")

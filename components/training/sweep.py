@@ -44,11 +44,10 @@ from mssim.errors import ConfigError, SimulationError
 from mssim.rng import SeedTree
 from mssim.scenario import set_dotted
 
-from .config import RandomRange, Scenario, load, validate_scenario
+from .config import SWEEP_METRICS, RandomRange, Scenario, load, validate_scenario
 
 #: Final-metric columns of sweep.csv, after ``point``, the swept keys and ``seed``.
-METRIC_COLUMNS = ["train_accuracy", "test_accuracy", "train_loss", "test_loss", "epochs", "epochs_to_accuracy",
-                  "time_to_accuracy_s", "sim_time_s", "energy_j", "write_pulses", "patterns"]
+METRIC_COLUMNS = list(SWEEP_METRICS)
 
 
 @dataclass(frozen=True)
@@ -204,7 +203,9 @@ def _fmt(v: Any) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    from .results import temp_file_prefix
+
+    fd, tmp = tempfile.mkstemp(prefix=temp_file_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", newline="") as fh:
             fh.write(text)
@@ -271,6 +272,21 @@ class Sweep:
             self.thresholds.append(accuracy_threshold(scn))
         blob = json.dumps(self.raws, sort_keys=True, default=str).encode()
         self.digest = hashlib.sha256(blob).hexdigest()
+
+    def build_all(self) -> int:
+        """Build the chip of every distinct point (seeds aside): everything a point's run checks before
+        its first event, so a bad point is reported before any point runs.  Returns the chips built."""
+        from .runner import build_run
+
+        built = set()
+        for p, r in zip(self.points, self.raws):
+            key = json.dumps({k: v for k, v in r.items() if k != "seed"}, sort_keys=True, default=str)
+            if key in built:
+                continue
+            built.add(key)
+            where = self._where(p)
+            build_run(validate_scenario(r, where), where)
+        return len(built)
 
     def point_dir(self, p: Point) -> Path:
         return self.out / p.name
@@ -431,6 +447,7 @@ def _cmd(args) -> int:
             print(f"  {p.name}: " + ", ".join([f"{k}={res[k]!r}" for k in sw.keys] + [f"seed={p.seed}"]))
         return 0
     progress = (not args.no_progress) and sys.stderr.isatty()
+    sw.build_all()
     if n_done:
         print(f"resuming: {n_done} of {len(sw.points)} points already done in {sw.out}", file=sys.stderr)
     out = sw.run(workers=args.workers, scheduler=args.scheduler, progress=progress)
