@@ -13,10 +13,10 @@ What a checkpoint holds (see :func:`capture_engine_state`, the one place that
 knows the engine's insides):
 
 * the scenario (resolved dict and its file name) and the run's options;
-* the number of finished epochs, the simulated time (ticks), the history rows
-  and the event log so far, the recorded step waveforms if already taken;
+* the number of finished epochs, the simulated time (ticks), the history rows,
+  the event log and the warnings so far, the recorded step waveforms if already taken;
 * every block's state, found by walking the attributes of every circuit
-  component, the comparator, the forward chain and the fault injector: numpy
+  component, the comparator, the chip's analog engine and the fault injector: numpy
   arrays (device states, fault flags, switch counts, op-amp and S&H outputs,
   offsets, energies), scalars (counters, time stamps, flags), the state of
   every ``numpy.random.Generator`` (device c2c noise, op-amp and comparator
@@ -30,7 +30,7 @@ rebuilt from the scenario and then overwritten with identical saved values.
 Limits (checked when the run starts, so ``--checkpoint-every`` is refused
 rather than silently inexact): drift faults and faults with a per-second rate
 run their own SimPy processes whose suspended state cannot be saved.  A
-boundary at which the chain is in eager (waveform-recording) mode is skipped.
+boundary at which something else is scheduled is skipped.
 The checkpoint is a Python pickle: resume only checkpoints you wrote.
 """
 
@@ -73,7 +73,7 @@ def unsupported(scn: Any) -> str | None:
 # ---------------------------------------------------------------------- the engine-specific part
 # Attribute names that point at other parts of the run (walked from their own root) or at
 # things that are rebuilt identically from the scenario.
-_SKIP = {"ctx", "env", "sim", "chip", "run", "controller", "task", "fwd", "cfg", "on_epoch", "on_pattern",
+_SKIP = {"ctx", "env", "sim", "chip", "run", "controller", "task", "engine", "driver", "cfg", "on_epoch", "on_pattern",
          "epoch_start_hooks", "pulse_filters", "circuit", "spec", "_wake", "_changed", "_out", "_net_in",
          "_net_out", "_net_g", "_net_write", "_net_pol", "_x", "_target", "_hold", "_phase", "_pol"}
 _SCALARS = (bool, int, float, str, type(None), np.generic)
@@ -132,7 +132,7 @@ def _walk(obj: Any, prefix: str, out: dict[str, Any], seen: set[int]) -> None:
 def _roots(run: Any) -> dict[str, Any]:
     roots = {f"block:{name}": comp for name, comp in run.sim.components.items()}
     roots["comparator"] = run.chip.comparator
-    roots["forward"] = getattr(run, "fwd", None)
+    roots["engine"] = run.engine
     roots["faults"] = getattr(run, "faults", None)
     return {k: v for k, v in roots.items() if v is not None}
 
@@ -144,10 +144,9 @@ def capture_engine_state(run: Any) -> dict[str, Any] | None:
     This is the one function (with :func:`restore_engine_state`) that knows the
     engine's insides; see the module docstring for what it captures.
     """
-    fwd = getattr(run, "fwd", None)
-    if fwd is not None and not fwd.lazy:
-        return None  # eager blocks have knots scheduled in the event queue
     env = run.sim.env
+    if run.controller.recording:
+        return None  # a recorded step spans this boundary: its probes live outside the walked blocks
     pending_at_time = 0
     if run.faults is not None:
         pending_at_time = sum(1 for f in run.faults.faults if f.cfg.at_time is not None and not f.active)
@@ -292,6 +291,7 @@ class Checkpointer:
             "format": FORMAT, "mssim_version": __version__, **self.meta, "epochs_done": int(epochs_done),
             "engine": state, "history": pickle.loads(pickle.dumps(run.history)),
             "events": pickle.loads(pickle.dumps(run.sim.events)), "probes": pickle.loads(pickle.dumps(run.probes)),
+            "warnings": list(run.warnings),
             "wall_s": time.perf_counter() - self._t0,
         }
         save(self.path, payload)
@@ -305,6 +305,7 @@ def restore_run(run: Any, payload: dict[str, Any]) -> None:
     restore_engine_state(run, payload["engine"])
     run.history[:] = payload["history"]
     run.sim.events[:] = payload["events"]
+    run.warnings[:] = payload.get("warnings", [])
     if payload["probes"]:
         run.probes = payload["probes"]
     run.controller.start_epoch = int(payload["epochs_done"])
