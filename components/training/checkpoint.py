@@ -291,7 +291,7 @@ class Checkpointer:
             "format": FORMAT, "mssim_version": __version__, **self.meta, "epochs_done": int(epochs_done),
             "engine": state, "history": pickle.loads(pickle.dumps(run.history)),
             "events": pickle.loads(pickle.dumps(run.sim.events)), "probes": pickle.loads(pickle.dumps(run.probes)),
-            "warnings": list(run.warnings),
+            "warnings": list(run.warnings), "warn_kinds": dict(run._warn_kinds),
             "wall_s": time.perf_counter() - self._t0,
         }
         save(self.path, payload)
@@ -306,6 +306,7 @@ def restore_run(run: Any, payload: dict[str, Any]) -> None:
     run.history[:] = payload["history"]
     run.sim.events[:] = payload["events"]
     run.warnings[:] = payload.get("warnings", [])
+    run._warn_kinds.update(payload.get("warn_kinds", {}))
     if payload["probes"]:
         run.probes = payload["probes"]
     run.controller.start_epoch = int(payload["epochs_done"])

@@ -8,13 +8,18 @@ from pathlib import Path
 
 def _summary(out, res) -> None:
     m = res.metrics
+    rtf = m.get("real_time_factor")
     print(f"{m['name']}: {m['task']} {'-'.join(map(str, m['sizes']))}, {m['epochs']} epochs, "
           f"train {100 * m['train_accuracy']:.1f} %, test {100 * m['test_accuracy']:.1f} %, "
-          f"loss {m['train_loss']:.4g}, simulated {m['sim_time_s'] * 1e3:.3f} ms in {m['wall_time_s']:.1f} s wall, "
-          f"{m['energy_j'] * 1e6:.3f} uJ, {m['write_pulses']} write pulses")
+          f"loss {m['train_loss']:.4g}, simulated {m['sim_time_s'] * 1e3:.3f} ms in {m['wall_time_s']:.1f} s wall"
+          + (f" (real-time factor {rtf:.3g})" if rtf else "")
+          + f", {m['energy_j'] * 1e6:.3f} uJ, {m['write_pulses']} write pulses")
     if "baselines" in m:
         for k, v in m["baselines"].items():
-            print(f"  baseline {k}: train {100 * v['train_accuracy']:.1f} %, test {100 * v['test_accuracy']:.1f} %")
+            print(f"  baseline {k} ({v.get('epochs', m['epochs'])} epochs): train {100 * v['train_accuracy']:.1f} %, "
+                  f"test {100 * v['test_accuracy']:.1f} %")
+    for msg in m.get("warning_summary", []):  # one line per kind; every epoch's is in events.jsonl
+        print(f"  warning: {msg}")
     print(f"results: {out}")
 
 

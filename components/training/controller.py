@@ -127,6 +127,8 @@ class Controller(Component):
         self.dropped_pulses = 0
         #: Update-pulse widths (ticks) of the present epoch, as the PWM chose them (0 = none).
         self.widths: list[int] = []
+        #: ... and of the whole run.
+        self.all_widths: list[int] = []
         self.recording = False
         self._v = np.empty(cfg.sizes[0] + 1)
         self._rwc_s = None
@@ -301,7 +303,9 @@ class Controller(Component):
             dec = chip.comparator.compare(j1 + offset, j0)
             direction = -float(dec)
             width = self.pwm.width_ticks((j1 + offset - j0) * scale)
-        self.widths.append(width if direction != 0.0 else 0)
+        w_ = width if direction != 0.0 else 0
+        self.widths.append(w_)
+        self.all_widths.append(w_)
         self._set_phase("update")
         if width > 0 and direction != 0.0:
             yield from self.pulse(width, cfg.v_write, "update", direction * s)

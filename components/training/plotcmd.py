@@ -1,8 +1,8 @@
 """``mssim plot DIR``: redraw pictures from saved results, and the sweep plots.
 
-* A run folder (``metrics.json``, ``history.csv``, ``weights.npz``, optionally
-  ``step.vcd``) gets ``learning_curve.png``, ``weights.png``, ``weight_hist.png``
-  and, when the VCD is there, ``step_waveforms.png``.
+* A run folder (``metrics.json``, ``history.csv``, ``weights.npz``, ``widths.npy``, and the
+  recorded step ``step.npz`` or ``step.vcd``) gets ``learning_curve.png``, ``weights.png``,
+  ``weight_hist.png``, ``energy.png``, ``widths.png`` and ``step_waveforms.png``.
 * A sweep folder (``sweep.csv``) gets one picture per metric against the swept
   keys: a line plot (mean over seeds, with the seeds' spread) for one key, or a
   heatmap for two (further keys are averaged over).  Metrics drawn: the
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import math
 import os
 import tempfile
@@ -288,29 +289,57 @@ def _draw(path: Path, draw, *a):
                           f"{' '.join(str(exc).split())[:120]}); the file looks damaged") from None
 
 
+def read_step(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The recorded step of a run folder (``step.npz``): ``name -> (t_seconds, values)``."""
+    with np.load(path) as z:
+        names = [k[2:] for k in z.files if k.startswith("t:")]
+        return {n: (z[f"t:{n}"], z[f"v:{n}"]) for n in names}
+
+
 def plot_run(folder: str | Path) -> list[Path]:
-    """Redraw a run folder's pictures from history.csv, weights.npz and (if present) step.vcd."""
+    """Redraw every picture of a run folder from the folder alone: the learning curve with the
+    baselines (history.csv, metrics.json), weight maps and histogram (weights.npz), energy by
+    block (metrics.json), update widths (widths.npy) and the recorded step (step.npz, or a
+    step.vcd).  Says which it could not draw and why."""
     folder = Path(folder)
     out = []
     name = ""
+    metrics: dict = {}
     if (folder / "metrics.json").exists():
         try:
-            name = json.loads((folder / "metrics.json").read_text()).get("name", "")
+            metrics = json.loads((folder / "metrics.json").read_text())
+            name = metrics.get("name", "")
         except ValueError:
             raise ConfigError(f"{folder / 'metrics.json'}: not valid JSON; the run folder is damaged") from None
     if (folder / "history.csv").exists():
         hist = _read(folder / "history.csv", read_history)
         if hist:
-            out.append(_draw(folder / "history.csv", plots.learning_curve, hist, folder / "learning_curve.png", name))
+            out.append(_draw(folder / "history.csv", plots.learning_curve, hist, folder / "learning_curve.png", name,
+                             metrics.get("baselines")))
     if (folder / "weights.npz").exists():
         w, g = _read(folder / "weights.npz", read_weights)
         if w:
             out.append(_draw(folder / "weights.npz", plots.weight_maps, w, g if all(g) else None, folder / "weights.png"))
             out.append(_draw(folder / "weights.npz", plots.weight_histogram, w, folder / "weight_hist.png"))
-    if (folder / "step.vcd").exists():
+    if isinstance(metrics.get("energy_breakdown_j"), dict):
+        out.append(_draw(folder / "metrics.json", plots.energy_breakdown, metrics["energy_breakdown_j"],
+                         folder / "energy.png"))
+    if (folder / "widths.npy").exists():
+        widths = _read(folder / "widths.npy", np.load)
+        out.append(_draw(folder / "widths.npy", plots.width_histogram, widths, folder / "widths.png",
+                         metrics.get("t_max_s")))
+    sig = None
+    if (folder / "step.npz").exists():
+        sig = _read(folder / "step.npz", read_step)
+        src = folder / "step.npz"
+    elif (folder / "step.vcd").exists():
         sig = _read(folder / "step.vcd", read_vcd)
-        if sig:
-            out.append(_draw(folder / "step.vcd", plots.step_waveforms, sig, folder / "step_waveforms.png"))
+        src = folder / "step.vcd"
+    if sig:
+        out.append(_draw(src, plots.step_waveforms, sig, folder / "step_waveforms.png"))
+    else:
+        print(f"{folder}: no recorded step (step.npz or step.vcd): the run recorded none "
+              "(output.plots, output.vcd or --vcd record one)", file=sys.stderr)
     return out
 
 

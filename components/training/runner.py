@@ -252,13 +252,15 @@ def _simulate(run: TrainingRun) -> TrainResult:
 
 
 def baselines(scn: Scenario, run: TrainingRun) -> dict[str, Any]:
-    """Plain-numpy ideal WSP and backprop on the same network, data, seeds and epochs."""
+    """Plain-numpy ideal WSP and backprop on the same network, data, seeds and epochs (the epochs the
+    chip ran: an early stop of the chip stops its baselines at the same epoch)."""
     from ..learning import backprop_train, wsp_train
 
     out: dict[str, Any] = {}
     tr, ng = scn.training, scn.neuron
     act = ng.activation if ng.activation in ("tanh", "clip", "linear") else "clip"
-    common = dict(seed=scn.seed, run_seed=scn.run_seed, epochs=tr.epochs, gain=ng.gain, act=act,
+    epochs = int(run.history[-1]["epoch"]) if run.history else tr.epochs
+    common = dict(seed=scn.seed, run_seed=scn.run_seed, epochs=epochs, gain=ng.gain, act=act,
                   init_scale=scn.synapse.w_init, w_max=float(run.chip.crossbars[0].w_max),
                   lr_schedule=(lambda e: tr.lr_decay ** e) if tr.lr_decay != 1.0 else None)
     for name in tr.baselines:
@@ -296,10 +298,19 @@ def write_results(out: Path, scn: Scenario, raw: dict[str, Any], res: TrainResul
         resolved = scn.model_dump(mode="json")
         resolved["mssim_version"] = __version__
         w.write_toml("config.toml", resolved)
+        if res.waveforms:  # the recorded step, so that 'mssim plot' can redraw it without a VCD
+            np.savez(w.path("step.npz"), **{f"t:{k}": t for k, (t, _) in res.waveforms.items()},
+                     **{f"v:{k}": v for k, (_, v) in res.waveforms.items()})
+        if res.widths_s is not None:
+            np.save(w.path("widths.npy"), res.widths_s)
         if scn.output.plots:
-            plots.learning_curve(res.history, w.path("learning_curve.png"), title=scn.name)
+            plots.learning_curve(res.history, w.path("learning_curve.png"), title=scn.name,
+                                 baselines=metrics.get("baselines"))
             plots.weight_maps(res.weights, res.conductances, w.path("weights.png"))
             plots.weight_histogram(res.weights, w.path("weight_hist.png"))
+            plots.energy_breakdown(metrics["energy_breakdown_j"], w.path("energy.png"))
+            if res.widths_s is not None and len(res.widths_s):
+                plots.width_histogram(res.widths_s, w.path("widths.png"), metrics.get("t_max_s"))
             if res.waveforms:
                 plots.step_waveforms(res.waveforms, w.path("step_waveforms.png"))
         np.savez(w.path("weights.npz"), **{f"layer{l}": x for l, x in enumerate(res.weights)},
@@ -325,6 +336,8 @@ def _finish(run: TrainingRun, scn: Scenario, raw: dict[str, Any], folder: Output
             and res.events[n_events_before].get("kind") == "run_start":
         del res.events[n_events_before]  # a resumed run logged its start once already
     extra = {"baselines": baselines(scn, run)} if scn.training.baselines else None
+    if extra:
+        res.metrics.update(extra)  # printed at the end of the run too
     write_results(folder.out, scn, raw, res, extra, vcd, overwrite=folder.overwrite)
     folder.published = True
     ckpt.checkpoint_path(folder.out).unlink(missing_ok=True)

@@ -154,6 +154,7 @@ class TrainResult:
     waveforms: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     probes: list = field(default_factory=list)
     calibration: dict[str, float] = field(default_factory=dict)
+    widths_s: np.ndarray | None = None  # every update-pulse width the PWM chose (s), in order
 
 
 class TrainingRun:
@@ -240,6 +241,7 @@ class TrainingRun:
         self._rec_nets: list = []
         #: One-line warnings raised during the run (also in events.jsonl and metrics.json).
         self.warnings: list[str] = []
+        self._warn_kinds: dict[str, tuple[int, int, float, str]] = {}
 
     # -- callbacks -----------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
@@ -296,6 +298,8 @@ class TrainingRun:
                 msg = (f"epoch {epoch + 1}: {100 * st[key]:.0f} % of the update pulses were {what}; {fix}")
                 self.warnings.append(msg)
                 self.sim.log("warning", message=msg)
+                n, first, worst, _ = self._warn_kinds.get(what, (0, epoch + 1, 0.0, fix))
+                self._warn_kinds[what] = (n + 1, first, max(worst, st[key]), fix)
         return st
 
     def _on_pattern(self, k: int) -> None:
@@ -359,8 +363,12 @@ class TrainingRun:
             "write_energy_per_pulse_j": (self.chip.energy_breakdown()["crossbar_write"]
                                          / max(ctl.update_pulses + ctl.pert_pulses, 1)),
             "read_disturb_events": self.engine.disturb_events,
+            "t_max_s": self.controller.pwm.params.t_max_ticks * TICK,
             "warnings": len(self.warnings),
             "warning_messages": list(self.warnings),
+            "warning_summary": [f"in {n} evaluated epoch(s) from epoch {first}, more than 5 % (up to {100 * w:.0f} %) of "
+                                f"the update pulses were {what}; {fix}"
+                                for what, (n, first, w, fix) in self._warn_kinds.items()],
             "real_time_factor": (self.sim.now_s / wall) if wall > 0 else None,
             "write_pulses": ctl.update_pulses + ctl.pert_pulses,
             "update_pulses": ctl.update_pulses,
@@ -376,7 +384,8 @@ class TrainingRun:
         return TrainResult(
             history=self.history, metrics=metrics, events=self.sim.events, weights=self.chip.weights(),
             conductances=[tuple(1.0 / r for r in xb.resistances()) for xb in self.chip.crossbars],
-            waveforms=waveforms, probes=self.probes, calibration=self.calibration)
+            waveforms=waveforms, probes=self.probes, calibration=self.calibration,
+            widths_s=np.asarray(self.controller.all_widths, dtype=float) * TICK)
 
 
 def train(scn: Scenario, *, record_pattern: int | None = None, progress: bool = False) -> TrainResult:
