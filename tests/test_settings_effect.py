@@ -65,6 +65,7 @@ FIELDS = [
     ("timing.gap", "2us", {}), ("timing.clock", "10ns", {}), ("timing.t_max", "100ns", {}),
     ("timing.t_min", "500ns", {}), ("timing.v_write", 1.1, {}), ("timing.v_pert", 1.1, {"training.perturbation": "written"}),
     ("timing.t_pert", "30ns", {"training.perturbation": "written"}),
+    ("timing.width_scale", 1.5, {}),
 ]
 
 #: Accepted by the blocks for hand-built circuits but meaningless in a chip: refused in scenarios.

@@ -118,6 +118,9 @@ class TimingConfig(_Section):
     t_max: PosSeconds = 10e-6
     v_write: Volts = 1.0
     v_pert: Volts | None = None
+    width_scale: float = Field(default=1.0, gt=0, le=1e6)
+    """Multiplies every update-pulse width the PWM chooses (its gain): a sweep of the update width
+    itself, with the learning rule and the perturbation unchanged."""
 
     @model_validator(mode="after")
     def _order(self):

@@ -74,6 +74,7 @@ class ControllerConfig:
     v_sat: float
     pwm: PWMParams
     eval_every: int = 1
+    width_scale: float = 1.0  # multiplies every update width (timing.width_scale)
 
 
 class Controller(Component):
@@ -293,7 +294,7 @@ class Controller(Component):
             dec = chip.comparator.compare(j1, j0)
             m = c_w + alpha * dec
             direction = -math.copysign(1.0, m) if m != 0 else 0.0
-            width = self.width_for(m, cfg.kappa)
+            width = self.width_for(m * cfg.width_scale, cfg.kappa)
         else:
             # The PWM's gain was set for (cfg.alpha, cfg.c); schedules scale its input.
             scale = (alpha / cfg.alpha) * (cfg.c / c)

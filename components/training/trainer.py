@@ -198,7 +198,8 @@ class TrainingRun:
         j_scale = err.sum_gain * err.k_sq * err.sub_gain ** 2 * ng.v_sat ** 2
         tr = scn.training
         clock = t.clock if t.clock > 0 else TICK
-        gain = tr.alpha / (tr.c * self.calibration["kappa_per_s"] * j_scale)  # SPSA halves it per step
+        # SPSA halves it per step; timing.width_scale stretches every update width
+        gain = t.width_scale * tr.alpha / (tr.c * self.calibration["kappa_per_s"] * j_scale)
         pwm = _params("timing", PWMParams, {}, gain=gain, clock=clock, t_min=t.t_min, t_max=t.t_max)
         kp = self.calibration["kappa_pert_per_s"]
         if t.t_pert is not None:
@@ -209,7 +210,7 @@ class TrainingRun:
             t_settle=to_ticks(t.t_settle, name="timing.t_settle"), t_pert=to_ticks(t.t_pert or 0.0),
             gap=to_ticks(t.gap, name="timing.gap"), v_write=t.v_write, v_pert=v_pert,
             kappa=self.calibration["kappa_per_s"], kappa_pert=kp, j_scale=j_scale,
-            v_read=syn.v_read, v_sat=ng.v_sat, pwm=pwm, eval_every=tr.eval_every)
+            v_read=syn.v_read, v_sat=ng.v_sat, pwm=pwm, eval_every=tr.eval_every, width_scale=t.width_scale)
         w0 = np.concatenate([w.ravel() for w in init_weights(sizes, seed=scn.seed, scale=scn.synapse.w_init)])
         spec = ChipSpec(sizes=sizes, device_params=dev, synapse_params=syn.with_values(init="mid"), neuron_params=neu,
                         error_params=err, sh_params=sh, comparator_params=cmp_, pulse_params=pulse, pwm_params=pwm,
