@@ -39,3 +39,21 @@ def test_baselines_stop_where_the_chip_stopped(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     assert m["epochs"] < 200
     assert m["baselines"]["ideal_wsp"]["epochs"] == m["epochs"]
+
+
+def test_device_command_prints_a_summary_and_shows_spread(tmp_path, capsys):
+    csv_path, png = tmp_path / "d.csv", tmp_path / "d.png"
+    code = main(["device", "team", "--preset", "symmetric", "--set", "r_on_d2d=0.1", "--set", "dx_c2c=0.1",
+                 "--n", "50", "--seed", "3", "--pulse", "1", "100ns", "5", "--csv", str(csv_path), "--plot", str(png)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "50 devices: median" in out and str(csv_path) in out
+    rows = [r.split(",") for r in csv_path.read_text().splitlines()]
+    assert rows[0][-3:] == ["resistance_p5_ohm", "resistance_median_ohm", "resistance_p95_ohm"]
+    last = [float(x) for x in rows[-1]]
+    assert last[4] < last[5] < last[6]  # the devices differ
+    assert png.stat().st_size > 0
+    # one device, CSV to stdout: the summary goes to stderr
+    assert main(["device", "team", "--pulse", "1", "100ns", "2", "--csv", "-"]) == 0
+    cap = capsys.readouterr()
+    assert cap.out.startswith("pulse,") and "final resistance" in cap.err

@@ -3,13 +3,18 @@
     mssim device MODEL [--preset NAME] [--set PARAM=VALUE ...]
                  [--initial-resistance OHMS | --initial-state X]
                  (--pulse AMPLITUDE WIDTH COUNT [--pulse ...] | --sine AMPLITUDE FREQUENCY CYCLES)
-                 [--rise S] [--fall S] [--gap S] [--csv PATH] [--plot PATH]
+                 [--rise S] [--fall S] [--gap S] [--csv PATH] [--plot PATH] [--n N] [--seed S]
 
 A pulse train writes one CSV row per pulse (row 0 = initial state) with
 ``pulse, t_end_s, state, resistance_ohm`` (state in the model's own units,
 sampled at the end of each pulse's fall edge); a sinusoid writes
-``t_s, v_V, i_A, resistance_ohm`` at 400 points per cycle.  Bad input raises
-``ConfigError`` (the main CLI prints one line and exits 2).
+``t_s, v_V, i_A, resistance_ohm`` at 400 points per cycle.  With ``--n N`` (N > 1)
+N devices with the preset's spread (``*_d2d``, ``dx_c2c``, read noise) are
+characterised together, drawn from ``--seed``: the columns are those of device 0
+plus the 5th, 50th and 95th percentile of the resistance (or current) over the N
+devices, and the plot shows the band.  One summary line is always printed
+(on stderr when the CSV goes to stdout).  Bad input raises ``ConfigError``
+(the main CLI prints one line and exits 2).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ def register(subparsers) -> None:
     p.add_argument("--gap", help="0 V gap after each pulse (s, default = the pulse width)")
     p.add_argument("--csv", metavar="PATH", help="write results as CSV ('-' for stdout)")
     p.add_argument("--plot", metavar="PATH", help="write a PNG plot")
+    p.add_argument("--n", type=int, default=1, help="characterise N devices with the preset's spread (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the spread and noise draws (default 0)")
     p.set_defaults(func=run_device)
 
 
@@ -122,12 +129,28 @@ def run_device(args) -> int:
         kw["r0"] = parse_quantity(args.initial_resistance, "ohm", name="--initial-resistance")
     elif args.initial_state is not None:
         kw["x0"] = parse_quantity(args.initial_state, name="--initial-state")
-    arr = DeviceArray(params, 1, **kw)
+    n_dev = int(args.n)
+    if not 1 <= n_dev <= 1_000_000:
+        raise ConfigError(f"--n: must be between 1 and 1000000 devices (got {args.n})")
+    from mssim.rng import SeedTree
+
+    tree = SeedTree(int(args.seed))
+    arr = DeviceArray(params, n_dev, build_rng=tree.build_stream("device", "d2d"),
+                      run_rng=tree.run_stream("device", "c2c"), **kw)
+    many = n_dev > 1
+
+    def spread(values) -> list[float]:
+        v = np.asarray(values, dtype=float)
+        return [float(x) for x in np.percentile(v, (5, 50, 95))] if many else []
+
     rise = _positive_time(args.rise, "--rise", allow_zero=True)
     fall = _positive_time(args.fall, "--fall", allow_zero=True)
     if args.pulse:
         header = ["pulse", "t_end_s", "state", "resistance_ohm"]
-        rows = [[0, 0.0, float(arr.x[0]), float(arr.resistance()[0])]]
+        if many:
+            header += ["resistance_p5_ohm", "resistance_median_ohm", "resistance_p95_ohm"]
+        r_all = arr.resistance()
+        rows = [[0, 0.0, float(arr.x[0]), float(r_all[0])] + spread(r_all)]
         t = 0.0
         k = 0
         for amp_s, width_s, count_s in args.pulse:
@@ -148,7 +171,8 @@ def run_device(args) -> int:
                 arr.apply_voltage(amp, 0.0, fall)
                 t += rise + width + fall
                 k += 1
-                rows.append([k, t, float(arr.x[0]), float(arr.resistance()[0])])
+                r_all = arr.resistance()
+                rows.append([k, t, float(arr.x[0]), float(r_all[0])] + spread(r_all))
                 arr.apply_voltage(0.0, 0.0, gap)
                 t += gap
     else:
@@ -159,19 +183,23 @@ def run_device(args) -> int:
             raise ConfigError(f"--sine FREQUENCY: must be positive (got {args.sine[1]!r})")
         if not (math.isfinite(cycles) and cycles > 0):
             raise ConfigError(f"--sine CYCLES: must be positive (got {args.sine[2]!r})")
-        if cycles * POINTS_PER_CYCLE > MAX_ROWS:
-            raise ConfigError(f"--sine CYCLES: at most {MAX_ROWS // POINTS_PER_CYCLE:,} cycles ({POINTS_PER_CYCLE} "
-                              f"samples each; got {args.sine[2]!r}); use fewer cycles")
+        if cycles * POINTS_PER_CYCLE * n_dev > MAX_ROWS:
+            raise ConfigError(f"--sine CYCLES: at most {MAX_ROWS // POINTS_PER_CYCLE:,} device-cycles "
+                              f"({POINTS_PER_CYCLE} samples each; got {args.sine[2]!r} x {n_dev}); use fewer")
         if not math.isfinite(amp):
             raise ConfigError(f"--sine AMPLITUDE: must be a finite voltage (got {args.sine[0]!r})")
         n = max(2, int(round(cycles * POINTS_PER_CYCLE)))
         ts = np.linspace(0.0, cycles / freq, n + 1)
         vs = amp * np.sin(2 * np.pi * freq * ts)
         header = ["t_s", "v_V", "i_A", "resistance_ohm"]
-        rows = [[0.0, 0.0, 0.0, float(arr.resistance()[0])]]
+        if many:
+            header += ["i_p5_A", "i_median_A", "i_p95_A"]
+        r_all = arr.resistance()
+        rows = [[0.0, 0.0, 0.0, float(r_all[0])] + ([0.0, 0.0, 0.0] if many else [])]
         for j in range(1, n + 1):
             arr.apply_voltage(vs[j - 1], vs[j], ts[j] - ts[j - 1])
-            rows.append([float(ts[j]), float(vs[j]), float(arr.current(vs[j])[0]), float(arr.resistance()[0])])
+            i_all = arr.current(vs[j])
+            rows.append([float(ts[j]), float(vs[j]), float(i_all[0]), float(arr.resistance()[0])] + spread(i_all))
     if args.csv:
         fh = sys.stdout if args.csv == "-" else open(args.csv, "w", newline="")
         try:
@@ -183,10 +211,16 @@ def run_device(args) -> int:
                 fh.close()
     if args.plot:
         _plot(args, header, np.array(rows, float))
-    if not args.csv and not args.plot:
-        last = rows[-1]
-        print(f"{args.model}: final resistance {last[-1]:.6g} ohm after {len(rows) - 1} "
-              f"{'pulses' if args.pulse else 'samples'}")
+    r_end = arr.resistance()
+    line = (f"{args.model}: final resistance {r_end[0]:.6g} ohm after {len(rows) - 1} "
+            f"{'pulses' if args.pulse else 'samples'}")
+    if many:
+        p5, p50, p95 = np.percentile(r_end, (5, 50, 95))
+        line += f"; {n_dev} devices: median {p50:.6g} ohm, 5-95 % {p5:.6g}..{p95:.6g} ohm"
+    written = [x for x in (args.csv if args.csv != "-" else None, args.plot) if x]
+    if written:
+        line += f"; wrote {', '.join(written)}"
+    print(line, file=sys.stderr if args.csv == "-" else sys.stdout)
     return 0
 
 
@@ -197,14 +231,23 @@ def _plot(args, header, data) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
+    many = data.shape[1] > 4
     if header[0] == "pulse":
-        ax.plot(data[:, 0], data[:, 3], "o-", ms=3)
+        if many:
+            ax.fill_between(data[:, 0], data[:, 4], data[:, 6], alpha=0.3, label="5-95 % of the devices")
+            ax.plot(data[:, 0], data[:, 5], "-", lw=1, label="median")
+        ax.plot(data[:, 0], data[:, 3], "o-", ms=3, label="device 0")
         ax.set_xlabel("pulse")
         ax.set_ylabel("resistance (ohm)")
     else:
-        ax.plot(data[:, 1], data[:, 2] * 1e3)
+        if many:
+            ax.plot(data[:, 1], data[:, 4] * 1e3, lw=0.5, color="0.6", label="5 % of the devices")
+            ax.plot(data[:, 1], data[:, 6] * 1e3, lw=0.5, color="0.3", label="95 % of the devices")
+        ax.plot(data[:, 1], data[:, 2] * 1e3, label="device 0")
         ax.set_xlabel("voltage (V)")
         ax.set_ylabel("current (mA)")
+    if many:
+        ax.legend(fontsize=8)
     ax.set_title(f"mssim device {args.model}")
     fig.tight_layout()
     fig.savefig(args.plot, dpi=120)
