@@ -92,6 +92,15 @@ class _Fault:
         self.pending_drops = 0
         self.hit: dict[int, np.ndarray] = {}   # layer -> bool mask of units this fault already hit
         self.drift_targets: dict[int, np.ndarray] = {}
+        # The schedule of the fault's own process (drift, per-second rates), kept here in plain
+        # numbers so that a checkpoint holds it and a resumed run continues it exactly.
+        self.running = False                   # a process of this fault is scheduled
+        self.next_t = -1                       # drift: tick of the next application; drops: of the next arrival
+        self.drift_factor: dict[int, np.ndarray] = {}
+        self.haz_t = np.zeros(0, dtype=np.int64)       # hazard: failure ticks, ascending
+        self.haz_units = np.zeros((0, 2), dtype=np.int64)  # ... and the (layer, index) that fails then
+        self.haz_j = 0
+        self.proc = None                       # the SimPy process (not saved; restarted on resume)
 
 
 class FaultInjector:
@@ -171,7 +180,8 @@ class FaultInjector:
                 self._start(f, "at_epoch")
 
     def _start(self, f: _Fault, cause: str) -> None:
-        """The fault's onset: inject once, or arm its rate."""
+        """The fault's onset: inject once, or arm its rate.  A process's random draws happen here
+        and its schedule is kept on ``f`` (see :meth:`restart_processes`)."""
         c, k = f.cfg, f.kind
         f.active = True
         if k in ("stuck_on", "stuck_off", "open") + _NEURON:
@@ -181,18 +191,27 @@ class FaultInjector:
                 for l, idx in self._choose(f).items():
                     self._inject(f, l, idx, cause)
             elif c.per == "s":
-                self.env.process(self._hazard(f))
+                self._arm_hazard(f)
+                self._spawn(f)
         elif k == "drift":
             f.drift_targets = self._choose(f)
             for l, idx in f.drift_targets.items():
                 self._log(f, cause, layer=l, idx=idx, value=c.value, std=c.std,
                           period_s=c.period if c.period is not None else self.run.scn.timing.t_settle)
-            self.env.process(self._drift(f))
+            p_ticks = self._drift_period(f)
+            for l, idx in f.drift_targets.items():
+                rates = np.full(self.chip.crossbars[l].device_array.n, float(c.value))
+                if c.std:
+                    rates[idx] += c.std * f.rng_select.standard_normal(len(idx))
+                f.drift_factor[l] = np.exp(rates * (p_ticks * TICK))
+            f.next_t = self.env.now + p_ticks
+            self._spawn(f)
         elif k == "drop_pulse":
             if c.rate is None:
                 f.pending_drops += c.count if c.count is not None else 1
             elif c.per == "s":
-                self.env.process(self._drop_arrivals(f))
+                f.next_t = self.env.now + self._next_arrival(f)
+                self._spawn(f)
             self._log(f, cause, armed=True, rate=c.rate, per=c.per if c.rate is not None else None,
                       pulses=c.pulses)
         elif k == "jitter":
@@ -204,6 +223,27 @@ class FaultInjector:
                 w = self.chip.writer
                 w.set_amplitude_spread(float(c.std))
             self._log(f, cause, value=c.value, std=c.std, pulses=c.pulses)
+
+    def _spawn(self, f: _Fault) -> None:
+        body = {"drift": self._drift, "drop_pulse": self._drop_arrivals}.get(f.kind, self._hazard)
+        f.running = True
+        f.proc = self.env.process(body(f))
+
+    def restart_processes(self) -> int:
+        """After a checkpoint was restored: start again every fault process the saved run had
+        running and this freshly built run has not (each continues from the schedule kept on its
+        fault).  Returns how many were started."""
+        n = 0
+        for f in self.faults:
+            if f.running and f.proc is None:
+                self._spawn(f)
+                n += 1
+        return n
+
+    @property
+    def n_running(self) -> int:
+        """Fault processes with a pending timeout (each holds one event in the queue)."""
+        return sum(1 for f in self.faults if f.running)
 
     # ------------------------------------------------------------------ choosing locations
     def _healthy(self, f: _Fault, layer: int) -> np.ndarray:
@@ -276,53 +316,62 @@ class FaultInjector:
         self.injections.append({"t": self.env.now, "t_s": self.env.now * TICK, **entry})
 
     # ------------------------------------------------------------------ processes and hooks
-    def _hazard(self, f: _Fault):
+    def _arm_hazard(self, f: _Fault) -> None:
         """Per-second failure rate: each healthy unit fails at an exponential time after the onset."""
         start = self.env.now
         units = [(l, i) for l in self._layers(f) for i in self._healthy(f, l)]
         if not units:
             return
         dt = f.rng_rate.exponential(1.0 / f.cfg.rate, size=len(units))
-        ticks = np.minimum(dt, 1e6) * TICKS_PER_SECOND
+        ticks = (np.minimum(dt, 1e6) * TICKS_PER_SECOND).astype(np.int64)
         order = np.argsort(ticks, kind="stable")
-        j = 0
-        while j < len(order):
-            t = start + int(ticks[order[j]])
-            group = []
-            while j < len(order) and start + int(ticks[order[j]]) == t:
-                group.append(units[order[j]])
-                j += 1
-            if t > self.env.now:
-                yield self.env.timeout(t - self.env.now)
-            by_layer: dict[int, list[int]] = {}
-            for l, i in group:
-                by_layer.setdefault(l, []).append(i)
-            for l, ids in by_layer.items():
-                ids = np.array(ids, dtype=np.int64)
-                ids = ids[np.isin(ids, self._healthy(f, l))]
-                self._inject(f, l, np.sort(ids), "rate")
+        f.haz_t = start + ticks[order]
+        f.haz_units = np.array(units, dtype=np.int64)[order]
+        f.haz_j = 0
+
+    def _hazard(self, f: _Fault):
+        """Fail the units at the armed times, groups falling on one tick together."""
+        try:
+            n = len(f.haz_t)
+            while f.haz_j < n:
+                t = int(f.haz_t[f.haz_j])
+                j1 = f.haz_j
+                while j1 < n and int(f.haz_t[j1]) == t:
+                    j1 += 1
+                if t > self.env.now:
+                    yield self.env.timeout(t - self.env.now)
+                group = f.haz_units[f.haz_j: j1]
+                f.haz_j = j1
+                for l in sorted(set(int(x) for x in group[:, 0])):
+                    ids = group[group[:, 0] == l, 1].astype(np.int64)
+                    ids = ids[np.isin(ids, self._healthy(f, l))]
+                    self._inject(f, l, np.sort(ids), "rate")
+        finally:
+            f.running = False
+
+    def _next_arrival(self, f: _Fault) -> int:
+        return max(1, int(min(f.rng_rate.exponential(1.0 / f.cfg.rate), 1e6) * TICKS_PER_SECOND))
 
     def _drop_arrivals(self, f: _Fault):
         """Per-second drop rate: a Poisson process; each arrival removes the next pulse."""
         while True:
-            dt = f.rng_rate.exponential(1.0 / f.cfg.rate)
-            yield self.env.timeout(max(1, int(min(dt, 1e6) * TICKS_PER_SECOND)))
+            yield self.env.timeout(max(0, f.next_t - self.env.now))
             f.pending_drops += 1
+            f.next_t = self.env.now + self._next_arrival(f)
+
+    def _drift_period(self, f: _Fault) -> int:
+        c = f.cfg
+        period = c.period if c.period is not None else self.run.scn.timing.t_settle
+        return to_ticks(period, name=f"faults.events.{f.i}.period")
 
     def _drift(self, f: _Fault):
         """Multiply the chosen devices' resistances by exp(rate·period) every period."""
-        c = f.cfg
-        period = c.period if c.period is not None else self.run.scn.timing.t_settle
-        p_ticks = to_ticks(period, name=f"faults.events.{f.i}.period")
+        p_ticks = self._drift_period(f)
         bounds = {l: _resistance_bounds(self.chip.crossbars[l].device_array) for l in f.drift_targets}
-        factor = {}
-        for l, idx in f.drift_targets.items():
-            rates = np.full(self.chip.crossbars[l].device_array.n, float(c.value))
-            if c.std:
-                rates[idx] += c.std * f.rng_select.standard_normal(len(idx))
-            factor[l] = np.exp(rates * (p_ticks * TICK))
+        factor = f.drift_factor
         while True:
-            yield self.env.timeout(p_ticks)
+            yield self.env.timeout(max(0, f.next_t - self.env.now))
+            f.next_t = self.env.now + p_ticks
             for l, idx in f.drift_targets.items():
                 xb = self.chip.crossbars[l]
                 live = idx[xb.device_array.faults[idx] == 0]

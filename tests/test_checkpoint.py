@@ -88,6 +88,29 @@ at_epoch = 1
 value = 1e-9
 """
 
+PROCESS_FAULTS = """
+[[faults.events]]
+kind = "drift"
+at_epoch = 1
+value = 2.0
+std = 100.0
+period = "37us"
+[[faults.events]]
+kind = "stuck_off"
+rate = 300.0
+per = "s"
+at_epoch = 2
+[[faults.events]]
+kind = "drift"
+value = -1.0
+layer = 1
+period = "50us"
+[[faults.events]]
+kind = "drop_pulse"
+rate = 3000.0
+per = "s"
+"""
+
 CASES = {
     # the shipped XOR chip: typical op-amps, plots on (pattern 0 recorded eagerly), device noise
     "xor": ("", ["--set", "output.vcd=true"]),
@@ -95,6 +118,8 @@ CASES = {
                                                     "--set", "training.signs=lfsr"]),
     "xor, random weight change": ("", ["--set", "training.algorithm=rwc"]),
     "xor with faults, recorded step after the checkpoint": (FAULTS, ["--set", "output.vcd_pattern=19"]),
+    # fault processes: drift (from the start and from epoch 1), per-second failures and drops
+    "xor with drift and per-second fault processes": (PROCESS_FAULTS, []),
 }
 
 
@@ -179,7 +204,6 @@ def test_run_refuses_to_bury_an_unfinished_checkpoint(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--checkpoint-every", "0"], "--checkpoint-every: must be a positive number"),
-    (["--checkpoint-every", "1", "--set", "faults.events=[{kind='drift', value=2.0}]"], "drift fault"),
 ])
 def test_checkpoint_option_errors(tmp_path, capsys, extra, message):
     code, _, err = cli(capsys, "run", XOR, "--out", tmp_path / "r", *QUIET, *extra)

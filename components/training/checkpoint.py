@@ -27,10 +27,10 @@ knows the engine's insides):
 Build-time quantities (device-to-device spread, offsets, calibration) are
 rebuilt from the scenario and then overwritten with identical saved values.
 
-Limits (checked when the run starts, so ``--checkpoint-every`` is refused
-rather than silently inexact): drift faults and faults with a per-second rate
-run their own SimPy processes whose suspended state cannot be saved.  A
-boundary at which something else is scheduled is skipped.
+Fault processes (drift, per-second failure and drop rates) keep their schedules
+on their faults (next tick, drawn failure times, drift factors); a resumed run
+restarts each from it.  A boundary at which something else is scheduled, or
+inside a recorded step, is skipped.
 The checkpoint is a Python pickle: resume only checkpoints you wrote.
 """
 
@@ -61,12 +61,8 @@ def checkpoint_path(out: str | Path) -> Path:
 
 
 def unsupported(scn: Any) -> str | None:
-    """Why a scenario cannot be checkpointed bit-exactly by this version, or None."""
-    for i, f in enumerate(scn.faults.events):
-        if f.kind == "drift":
-            return f"faults.events.{i} is a drift fault (its update process cannot be saved)"
-        if f.rate is not None and f.per == "s":
-            return f"faults.events.{i} has a per-second rate (its arrival process cannot be saved)"
+    """Why a scenario cannot be checkpointed bit-exactly by this version, or None (every scenario
+    can: the fault processes keep their schedules on their faults and restart from them)."""
     return None
 
 
@@ -150,6 +146,7 @@ def capture_engine_state(run: Any) -> dict[str, Any] | None:
     pending_at_time = 0
     if run.faults is not None:
         pending_at_time = sum(1 for f in run.faults.faults if f.cfg.at_time is not None and not f.active)
+        pending_at_time += run.faults.n_running  # each fault process waits on one timeout
     if len(env._queue) != pending_at_time:
         return None  # something is scheduled that a rebuilt chip would not schedule again
     blocks: dict[str, dict[str, Any]] = {}
@@ -303,6 +300,8 @@ def restore_run(run: Any, payload: dict[str, Any]) -> None:
     """Put a checkpoint into a freshly built run: engine state, history, event log, waveforms,
     and the controller's first epoch."""
     restore_engine_state(run, payload["engine"])
+    if run.faults is not None:
+        run.faults.restart_processes()
     run.history[:] = payload["history"]
     run.sim.events[:] = payload["events"]
     run.warnings[:] = payload.get("warnings", [])
