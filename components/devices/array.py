@@ -118,33 +118,104 @@ class DeviceArray:
         """Normalised state (0 = ON bound, 1 = OFF bound); a view, do not modify."""
         return self.U
 
-    def set_resistance(self, r) -> None:
-        """Set states so that each device reads resistance ``r`` (ohm)."""
-        r = np.broadcast_to(np.asarray(r, dtype=float), (self.n,))
-        P = self.P
+    def _u_of_resistance(self, r, rows) -> np.ndarray:
+        """Normalised state reading resistance ``r`` for parameter rows ``rows`` (NaN if out of range)."""
+        P = rows
         if self.model == MODEL_YAKOPCIC:
-            # R = v/(a x sinh(b v)) -> x
+            # R = v/(a x sinh(b v)) -> x; R = inf is x = 0 (no current)
             vr = self.params.v_read
             a = P[:, K.Y_A2]  # paper voltage is -v_read < 0
-            x = vr / (r * a * np.sinh(P[:, K.Y_B] * vr))
-            u = 1.0 - x
-        else:
-            ron, roff = P[:, K.P_RON], P[:, K.P_ROFF]
-            lin = P[:, K.P_IV] == 0
             with np.errstate(all="ignore"):
-                u = np.where(lin, (r - ron) / (roff - ron), np.log(r / ron) / np.log(roff / ron))
-        if np.any(~np.isfinite(u)) or np.any(u < -1e-9) or np.any(u > 1 + 1e-9):
+                x = vr / (r * a * np.sinh(P[:, K.Y_B] * vr))
+            return 1.0 - x
+        ron, roff = P[:, K.P_RON], P[:, K.P_ROFF]
+        lin = P[:, K.P_IV] == 0
+        with np.errstate(all="ignore"):
+            return np.where(lin, (r - ron) / (roff - ron), np.log(r / ron) / np.log(roff / ron))
+
+    def set_resistance(self, r, index=None) -> None:
+        """Set states so that each device (or each of ``index``) reads resistance ``r`` (ohm).
+
+        ``r`` is a scalar or one value per selected device.  Fault flags are not
+        changed (a stuck device takes the new state and stays stuck there).  Bumps
+        :attr:`version`.
+        """
+        idx = None if index is None else self._index(index)
+        m = self.n if idx is None else idx.size
+        try:
+            r = np.broadcast_to(np.asarray(r, dtype=float), (m,))
+        except ValueError:
+            raise ConfigError(f"DeviceArray.set_resistance: r must be scalar or have {m} entries "
+                              f"(got shape {np.shape(r)})") from None
+        rows = self.P if idx is None else self.P[idx]
+        u = self._u_of_resistance(r, rows)
+        if np.any(np.isnan(u)) or np.any(u < -1e-9) or np.any(u > 1 + 1e-9):
             raise ConfigError(f"DeviceArray.r0: resistance outside the device range (got {np.asarray(r)!r}); "
                               "use a value between r_on and r_off")
-        self.U[:] = np.clip(u, 0.0, 1.0)
+        if idx is None:
+            self.U[:] = np.clip(u, 0.0, 1.0)
+        else:
+            self.U[idx] = np.clip(u, 0.0, 1.0)
         self.version += 1
 
+    def set_state(self, index, x) -> None:
+        """Set the state of devices ``index`` to ``x`` (model units, scalar or one per device).
+
+        Fault flags are not changed.  Bumps :attr:`version` (no :meth:`touch` needed).
+        """
+        idx = self._index(index)
+        u = np.broadcast_to(np.asarray(self.params.to_u(x), dtype=float), (idx.size,))
+        lo, hi = self.params.x_bounds
+        if np.any(~np.isfinite(u)) or np.any(u < -1e-12) or np.any(u > 1 + 1e-12):
+            raise ConfigError(f"DeviceArray.set_state: states must lie within [{lo}, {hi}] (got {np.asarray(x)!r})")
+        self.U[idx] = np.clip(u, 0.0, 1.0)
+        self.version += 1
+
+    def resistance_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-device (lowest, highest) resistance (ohm) over the state range, ignoring faults.
+
+        Yakopcic's OFF bound (x = 0) carries no current: its highest resistance is ``inf``.
+        """
+        ends = []
+        flags = np.zeros(self.n, dtype=np.uint8)
+        for u in (0.0, 1.0):
+            out = np.empty(self.n)
+            K.resistances(self.model, self.P, np.full(self.n, u), flags, self.params.v_read, out)
+            ends.append(out)
+        return np.minimum(ends[0], ends[1]), np.maximum(ends[0], ends[1])
+
+    def drift(self, index, factor) -> None:
+        """Resistance drift: multiply the resistance of devices ``index`` by ``factor``
+        (scalar or one per device), clipped to each device's range (:meth:`resistance_bounds`).
+
+        Stuck and open devices are left alone.  Bumps :attr:`version`.
+        """
+        idx = self._index(index)
+        f = np.broadcast_to(np.asarray(factor, dtype=float), (idx.size,))
+        if np.any(~np.isfinite(f)) or np.any(f <= 0):
+            raise ConfigError(f"DeviceArray.drift: factor must be positive and finite (got {np.asarray(factor)!r})")
+        live = self.flags[idx] == 0
+        idx, f = idx[live], f[live]
+        if idx.size:
+            lo, hi = self.resistance_bounds()
+            r = np.clip(self.resistance()[idx] * f, lo[idx], hi[idx])
+            self.set_resistance(r, idx)
+        else:
+            self.version += 1
+
     def touch(self) -> None:
-        """Declare that ``U`` or ``flags`` were written directly (invalidates state caches)."""
+        """Declare that ``U`` or ``flags`` were written directly (invalidates state caches).
+
+        Kept for compatibility; prefer the mutating methods (:meth:`set_state`,
+        :meth:`set_resistance`, :meth:`drift`, :meth:`set_stuck`, :meth:`set_open`,
+        :meth:`clear_faults`), which bump :attr:`version` themselves."""
         self.version += 1
 
     def resistance(self) -> np.ndarray:
-        """Resistance (ohm) per device; Yakopcic: v_read / i(v_read).  Open devices read inf."""
+        """Resistance (ohm) per device; Yakopcic: v_read / i(v_read).
+
+        Open devices, and Yakopcic devices at x = 0 (u = 1, no current at any voltage),
+        read ``inf``; :meth:`conductance` is then 0."""
         out = np.empty(self.n)
         K.resistances(self.model, self.P, self.U, self.flags, self.params.v_read, out)
         return out
@@ -275,12 +346,18 @@ class DeviceArray:
         return (self.flags & FLAG_OPEN) != 0
 
     @property
+    def healthy_mask(self) -> np.ndarray:
+        """Boolean mask of devices with no fault flag (neither stuck nor open)."""
+        return self.flags == 0
+
+    @property
     def faults(self) -> np.ndarray:
         """Fault code per device: 0 healthy, 1 stuck, 2 open (3 both)."""
         return self.flags.copy()
 
     def set_stuck(self, index, state="current") -> None:
-        """Freeze devices: ``state`` is ``"on"``, ``"off"``, ``"current"`` or a state in model units."""
+        """Freeze devices: ``state`` is ``"on"`` (u = 0), ``"off"`` (u = 1), ``"current"`` or a
+        state in model units.  Bumps :attr:`version`."""
         idx = self._index(index)
         if isinstance(state, str):
             if state not in ("on", "off", "current"):
@@ -297,7 +374,7 @@ class DeviceArray:
         self.version += 1
 
     def set_open(self, index) -> None:
-        """Make devices open circuits (zero current, infinite resistance)."""
+        """Make devices open circuits (zero current, infinite resistance, state frozen).  Bumps :attr:`version`."""
         self.flags[self._index(index)] |= FLAG_OPEN
         self.version += 1
 

@@ -913,7 +913,9 @@ def resistances(model, P, U, flags, v_read, out):
         if flags[k] & 2:
             out[k] = math.inf
         elif model == MODEL_YAKOPCIC:
-            out[k] = v_read / yak_current(P, k, U[k], v_read)
+            # v/i at the read voltage; at x = 0 (u = 1) the device carries no current: infinite
+            i = yak_current(P, k, U[k], v_read)
+            out[k] = v_read / i if i != 0.0 else math.inf
         else:
             out[k] = resistance(P, k, U[k])
 
