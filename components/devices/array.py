@@ -51,10 +51,14 @@ class DeviceArray:
         Integrator tolerance per step on the normalised state u in [0, 1].
     rate_cap : float
         Cap on |du/dt| (1/s, normalised units); keeps voltage-driven runaway finite.
+    exact_flows : bool
+        Use the exact constant-voltage flows of :mod:`components.devices.flows` where they
+        apply (default).  ``False`` integrates every segment with the error-controlled
+        integrator: the oracle the tests compare the flows with.
     """
 
     def __init__(self, params: DeviceParams, n: int, build_rng=None, run_rng=None, x0=None, r0=None,
-                 rtol: float = 1e-6, atol: float = 1e-9, rate_cap: float = 1e10):
+                 rtol: float = 1e-6, atol: float = 1e-9, rate_cap: float = 1e10, exact_flows: bool = True):
         if not isinstance(params, DeviceParams):
             raise ConfigError(f"DeviceArray.params: expected a device parameter object, got {type(params).__name__}")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -68,6 +72,10 @@ class DeviceArray:
         self.model = int(params.model_code)
         self.n = int(n)
         self.rtol, self.atol, self.rate_cap = float(rtol), float(atol), float(rate_cap)
+        self.exact_flows = bool(exact_flows)
+        #: Devices (apply_voltage/apply_current) or pairs (apply_pair) advanced per path, summed over
+        #: calls: [frozen or read, exact flow, exact flow then integrator (fallback), integrator].
+        self.path_counts = np.zeros(4, dtype=np.int64)
         self.run_rng = run_rng
         self.P = spread_rows(params, self.n, build_rng)
         self.U = np.empty(self.n)
@@ -266,7 +274,8 @@ class DeviceArray:
         energy = np.empty(m)
         fn = K.apply_single_par if m >= _PAR_MIN else K.apply_single
         fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
-           self.params.switch_dx, idx, a0, a1, T, mode, self.rtol, self.atol, self.rate_cap, energy)
+           self.params.switch_dx, idx, a0, a1, T, mode, self.rtol, self.atol, self.rate_cap, self.exact_flows, energy,
+           self.path_counts)
         self.version += 1
         if self.params.dx_c2c > 0:
             self._c2c(idx if idx.size else None)
@@ -306,7 +315,8 @@ class DeviceArray:
         energy = np.empty(m)
         fn = K.apply_pairs_par if m >= _PAR_MIN // 2 else K.apply_pairs
         fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
-           self.params.switch_dx, pos, neg, a0, a1, T, self.rtol, self.atol, self.rate_cap, energy)
+           self.params.switch_dx, pos, neg, a0, a1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows, energy,
+           self.path_counts)
         self.version += 1
         if self.params.dx_c2c > 0:
             self._c2c(np.concatenate([pos, neg]))

@@ -1,0 +1,244 @@
+"""Exact constant-voltage flows of TEAM devices (components/devices/flows.py) against the error-controlled
+integrator at rtol = 1e-10 (the oracle, ``exact_flows=False``): random states, amplitudes, widths, edges and
+device-to-device draws, through runaway, both bounds and below threshold; the fallback counter."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.integrate import quad
+
+from components.devices import DeviceArray, TEAMParams
+from components.devices.flows import flow_e, flow_h, flow_h_inv
+from components.devices.kernels import PATH_EXACT, PATH_FALLBACK
+from mssim import SeedTree
+
+SPREAD = dict(r_on_d2d=0.05, r_off_d2d=0.05, k_on_d2d=0.1, k_off_d2d=0.1)
+PRESETS = {"symmetric": TEAMParams.symmetric, "hp_tio2": TEAMParams.hp_tio2}
+ORACLE = dict(rtol=1e-10, atol=1e-14, exact_flows=False)
+
+
+def _pair(preset, seed, u, spread=True, **kw):
+    p = PRESETS[preset](**(SPREAD if spread else {}))
+    arr = DeviceArray(p, 2, build_rng=SeedTree(seed).build_stream("flows", "d2d"), **kw)
+    arr.set_state([0, 1], p.from_u(np.asarray(u, float)))
+    return arr
+
+
+@pytest.mark.parametrize("a", [1, 2, 3, 10, 16])
+def test_flow_integrals_against_quadrature(a):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for y in (1e-3, 0.1, 0.3, 0.9, 1.3, 1.6, 3.0, 40.0, 1e4):
+            h = quad(lambda w: w ** a / (1 + w) ** 2, 0, y, epsabs=0, epsrel=1e-13, limit=200)[0]
+            e = quad(lambda w: w ** (a - 1) / (1 + w), 0, y, epsabs=0, epsrel=1e-13, limit=200)[0]
+            assert flow_h(y, a) == pytest.approx(h, rel=1e-10)
+            assert flow_e(y, a) == pytest.approx(e, rel=1e-10)
+            y0 = 0.6 * y
+            yi = flow_h_inv(flow_h(y, a), a, y / 4, 3 * y + 1, y0, flow_h(y0, a), np.nan, np.nan)
+            assert yi == pytest.approx(y, rel=1e-11)
+
+
+def test_flow_through_the_cap_against_quadrature():
+    """A device leaving the rate cap and slowing down (s rises toward S): the exact flow against
+    t(u) = ∫ du/rate by adaptive quadrature and root finding, to 1e-12 in u and 1e-10 in energy."""
+    from scipy.optimize import brentq
+
+    from components.devices.flows import _law
+    arr = _pair("symmetric", 0, [0.0, 0.0])
+    V, T, cap = 0.9375, 1e-8, 1e10
+    K, th, a, D, cf = _law(arr.P, 0, 1.0, cap)
+    S = V / th
+    base = arr.P[0, 0] + arr.resistance()[1]  # R_on of the mover + the held partner
+
+    def rate(u):
+        return min(cap, K * (S / (base + D * u) - 1) ** a)
+
+    uc = (S * cf - base) / D  # leaves the cap here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+
+        def t_of(u):
+            return uc / cap + quad(lambda x: 1 / rate(x), uc, u, epsabs=0, epsrel=1e-13, limit=500)[0]
+
+        u_end = brentq(lambda u: t_of(u) - T, uc, 0.9, xtol=1e-16, rtol=1e-15)
+        e_end = sum(quad(lambda x: V * V / (base + D * x) / rate(x), lo, hi, epsabs=0, epsrel=1e-13, limit=500)[0]
+                    for lo, hi in ((0.0, uc), (uc, u_end)))
+    e = arr.apply_pair(V, V, T, [0], [1])[0]
+    assert arr.path_counts[PATH_EXACT] == 1
+    assert arr.u[0] == pytest.approx(u_end, abs=1e-12) and arr.u[1] == 0.0
+    assert e == pytest.approx(e_end, rel=1e-10)
+
+
+def _segments(arr, segs):
+    pos, neg = np.array([0]), np.array([1])
+    e = 0.0
+    for v0, v1, T in segs:
+        e += arr.apply_pair(v0, v1, T, pos, neg)[0]
+    return e
+
+
+states = st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(preset=st.sampled_from(list(PRESETS)), seed=st.integers(0, 10**6), u1=states, u2=states,
+       v=st.floats(-2.0, 2.0).filter(lambda x: abs(x) > 1e-3), logw=st.floats(-9.0, -4.5),
+       spread=st.booleans())
+def test_flat_segment_matches_oracle(preset, seed, u1, u2, v, logw, spread):
+    """One constant-voltage segment: where the exact flow covers it (path counter), states within 1e-5
+    and energy within 1e-3 of the oracle (whose own error at the rate cap's kink reaches ~1e-6: the
+    exact flows are checked against quadrature below); every resistance within 2e-4."""
+    T = 10.0 ** logw
+    fast = _pair(preset, seed, [u1, u2], spread)
+    ref = _pair(preset, seed, [u1, u2], spread, **ORACLE)
+    ef = _segments(fast, [(v, v, T)])
+    er = _segments(ref, [(v, v, T)])
+    assert np.all((fast.u >= 0) & (fast.u <= 1)) and np.isfinite(ef)
+    rf, rr = fast.resistance(), ref.resistance()
+    if fast.path_counts[PATH_EXACT] == 1:
+        np.testing.assert_allclose(fast.u, ref.u, rtol=0, atol=1e-5)
+        assert ef == pytest.approx(er, rel=1e-3, abs=1e-30)
+    np.testing.assert_allclose(rf, rr, rtol=2e-4)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(preset=st.sampled_from(list(PRESETS)), seed=st.integers(0, 10**6), u1=states, u2=states,
+       v=st.floats(-2.0, 2.0), logw=st.floats(-8.0, -5.0), edge=st.floats(1e-9, 5e-8), n=st.integers(1, 3))
+def test_trapezoid_trains_match_oracle(preset, seed, u1, u2, v, logw, edge, n):
+    """Trains of trapezoids (edges integrated, flat tops exact): every resistance within 2e-4 of the oracle."""
+    segs = [(0.0, v, edge), (v, v, 10.0 ** logw), (v, 0.0, edge), (0.0, 0.0, 1e-7)] * n
+    fast = _pair(preset, seed, [u1, u2])
+    ref = _pair(preset, seed, [u1, u2], **ORACLE)
+    _segments(fast, segs)
+    _segments(ref, segs)
+    np.testing.assert_allclose(fast.resistance(), ref.resistance(), rtol=2e-4)
+
+
+def _quad_single(arr, V, T, cap=1e10):
+    """Reference for one TEAM device under constant V: t(u) = ∫ du/rate by adaptive quadrature (split at
+    the cap's kink) and root finding; returns (u_end, energy)."""
+    from scipy.optimize import brentq
+
+    from components.devices.flows import _law
+    d = 1.0 if V > 0 else -1.0
+    K, th, a, D, cf = _law(arr.P, 0, d, cap)
+    S = abs(V) / th
+    ron = arr.P[0, 0]
+    u0 = arr.u[0]
+
+    def s_of(u):
+        return ron + D * u
+
+    def rate(u):  # |du/dt|
+        w = S / s_of(u) - 1
+        return min(cap, K * w ** a) if w > 0 else 0.0
+
+    if rate(u0) == 0.0 or (d > 0 and u0 >= 1) or (d < 0 and u0 <= 0):
+        return u0, V * V / s_of(u0) * T
+    uc = min(max((S * cf - ron) / D, 0.0), 1.0)  # cap boundary in u
+    ub = 1.0 if d > 0 else 0.0
+
+    def pieces(u):  # intervals from u0 to u, split at uc
+        lo, hi = min(u0, u), max(u0, u)
+        return [(x, y) for x, y in ((lo, min(hi, uc)), (max(lo, uc), hi)) if y > x]
+
+    def t_of(u):
+        return sum(quad(lambda x: 1 / rate(x), x, y, epsabs=0, epsrel=1e-13, limit=500)[0] for x, y in pieces(u))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        far = ub
+        if d > 0:  # the rate vanishes at s = S (never reached): stop short of it
+            far = min(far, (S - ron) / D - 1e-6)
+        if d > 0 and far < ub:
+            u_end = brentq(lambda u: t_of(u) - T, u0, far, xtol=1e-16, rtol=1e-15)
+            t_end = T
+        elif t_of(far) <= T:
+            u_end, t_end = far, t_of(far)
+        else:
+            u_end = brentq(lambda u: t_of(u) - T, min(u0, far), max(u0, far), xtol=1e-16, rtol=1e-15)
+            t_end = T
+        e = sum(quad(lambda x: V * V / s_of(x) / rate(x), x, y, epsabs=0, epsrel=1e-13, limit=500)[0]
+                for x, y in pieces(u_end))
+    return u_end, e + V * V / s_of(u_end) * (T - t_end)
+
+
+@settings(max_examples=60, deadline=None)
+@given(preset=st.sampled_from(list(PRESETS)), seed=st.integers(0, 10**6), u=states,
+       v=st.floats(-3.0, 3.0).filter(lambda x: abs(x) > 1e-3), logw=st.floats(-10.0, -4.0))
+def test_single_device_constant_voltage_against_quadrature(preset, seed, u, v, logw):
+    """One device: the exact flow against quadrature of t(u) (through the cap, runaway and the slow
+    approach to the threshold) to 1e-9 in u and 1e-7 in energy; the oracle integrator agrees to 1e-5."""
+    T = 10.0 ** logw
+    p = PRESETS[preset](**SPREAD)
+    arrs = [DeviceArray(p, 1, build_rng=SeedTree(seed).build_stream("flows", "d2d"), x0=p.from_u(u), **kw)
+            for kw in ({}, ORACLE)]
+    u_ref, e_ref = _quad_single(arrs[0], v, T)
+    e = [a.apply_voltage(v, v, T)[0] for a in arrs]
+    assert arrs[0].path_counts[PATH_EXACT] == 1
+    assert arrs[0].u[0] == pytest.approx(u_ref, abs=1e-9)
+    assert e[0] == pytest.approx(e_ref, rel=1e-7)
+    assert arrs[1].u[0] == pytest.approx(u_ref, abs=1e-5)
+
+
+def test_runaway_bounds_and_subthreshold_cases():
+    """Deterministic corners: SET runaway to R_on, RESET toward the threshold, a read below threshold,
+    and a pair starting at both bounds."""
+    cases = [("hp_tio2", [0.5, 0.5], -1.5, 1e-6), ("hp_tio2", [0.2, 0.9], 1.0, 1e-6),
+             ("symmetric", [0.5, 0.5], 0.02, 1e-6), ("symmetric", [1.0, 0.0], 1.5, 1e-6),
+             ("symmetric", [0.0, 1.0], 1.5, 1e-5), ("hp_tio2", [1.0, 0.0], -1.5, 1e-6)]
+    for preset, u, v, T in cases:
+        fast = _pair(preset, 3, u)
+        ref = _pair(preset, 3, u, **ORACLE)
+        _segments(fast, [(v, v, T)])
+        _segments(ref, [(v, v, T)])
+        np.testing.assert_allclose(fast.u, ref.u, atol=1e-5, err_msg=str((preset, u, v)))
+
+
+def test_fallback_is_counted_and_still_right():
+    """hp_tio2's SET and RESET laws differ (8.9 vs 115 µA), so a pair in which both move has no exact flow:
+    the segment is finished by the integrator and counted as a fallback; a non-integer exponent too."""
+    fast = _pair("hp_tio2", 1, [0.3, 0.95])
+    ref = _pair("hp_tio2", 1, [0.3, 0.95], **ORACLE)
+    _segments(fast, [(1.8, 1.8, 1e-6)])
+    _segments(ref, [(1.8, 1.8, 1e-6)])
+    assert fast.path_counts[PATH_FALLBACK] == 1
+    np.testing.assert_allclose(fast.resistance(), ref.resistance(), rtol=1e-5)
+    p = TEAMParams.symmetric(alpha_on=2.5, alpha_off=2.5)
+    arr = DeviceArray(p, 2)
+    arr.apply_pair(1.0, 1.0, 1e-6, [0], [1])
+    assert arr.path_counts[PATH_FALLBACK] == 1 and arr.path_counts[PATH_EXACT] == 0
+
+
+def test_tolerance_can_fail_negative_control():
+    """The 2e-4 criterion is sharp enough to see a 1 % change of k_off (a wrong law is caught)."""
+    a = _pair("symmetric", 5, [0.3, 0.6], spread=False)
+    b = DeviceArray(TEAMParams.symmetric(k_off=3e-6 * 1.01), 2, **ORACLE)
+    b.set_state([0, 1], a.x)
+    _segments(a, [(1.0, 1.0, 2e-6)])
+    _segments(b, [(1.0, 1.0, 2e-6)])
+    assert np.max(np.abs(a.resistance() / b.resistance() - 1)) > 2e-4
+
+
+def test_exact_flows_are_deterministic_and_parallel_equals_serial():
+    p = TEAMParams.symmetric(**SPREAD)
+    n = 2 * 5000  # above the parallel threshold
+    rng = np.random.default_rng(0)
+    u = rng.uniform(0, 1, n)
+    out = []
+    for rep in range(2):
+        arr = DeviceArray(p, n, build_rng=SeedTree(1).build_stream("flows", "d2d"))
+        arr.set_state(np.arange(n), p.from_u(u))
+        arr.apply_pair(1.2, 1.2, 1e-6, np.arange(0, n, 2), np.arange(1, n, 2))
+        out.append(arr.u.copy())
+    small = DeviceArray(p, n, build_rng=SeedTree(1).build_stream("flows", "d2d"))
+    small.set_state(np.arange(n), p.from_u(u))
+    for j in range(0, n, 2):  # one pair per call: the serial kernel
+        small.apply_pair(1.2, 1.2, 1e-6, [j], [j + 1])
+    np.testing.assert_array_equal(out[0], out[1])
+    np.testing.assert_array_equal(out[0], small.u)
