@@ -64,16 +64,17 @@ def _powi(b, n):
     return r
 
 
-@njit(cache=True)
+# y below which H and E use the power series, per α: the closed form's alternating sum of terms up to
+# ~3^α would leave a relative error ~1e-16·3^α·(1 + y)/y^(α+1) in y; the series is used where that
+# exceeds 1e-12 (α = 3: y < 0.25; α = 10: y < 1.31), never above SERIES_Y.  Tabulated once: computing
+# it per call cost as much as the series itself.
+_LIMITS = (0.05, 0.05, 0.103946, 0.250159, 0.427858, 0.602038, 0.768371, 0.933959, 1.081175, 1.191995,
+           1.314175, 1.379883, 1.521321, 1.521321, 1.521321, 1.521321, 1.521321)
+
+
+@njit(cache=True, inline="always")
 def _series_limit(a):
-    """y below which H and E use the power series: the closed form's alternating sum of terms up to
-    ~3^a would leave a relative error ~1e-16·3^a·(1 + y)/y^(a+1) in y; the series is used where that
-    exceeds 1e-12 (a = 3: y < 0.23; a = 10: y < 1.22), and never above SERIES_Y."""
-    y = 0.05
-    lim = 1e4 * _powi(1.0 / 3.0, a)
-    while y < SERIES_Y and (1.0 + y) / _powi(y, a + 1) > lim:
-        y *= 1.05
-    return y
+    return _LIMITS[a]
 
 
 @njit(cache=True)
