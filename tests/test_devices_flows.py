@@ -156,6 +156,8 @@ def _quad_single(arr, V, T, cap=1e10):
         if d > 0:  # the rate vanishes at s = S (never reached): stop short of it
             far = min(far, (S - ron) / D - 1e-6)
         if d > 0 and far < ub:
+            if t_of(far) <= T:  # within 1e-6 of the threshold state: beyond what quadrature resolves
+                return None, None
             u_end = brentq(lambda u: t_of(u) - T, u0, far, xtol=1e-16, rtol=1e-15)
             t_end = T
         elif t_of(far) <= T:
@@ -181,9 +183,10 @@ def test_single_device_constant_voltage_against_quadrature(preset, seed, u, v, l
     u_ref, e_ref = _quad_single(arrs[0], v, T)
     e = [a.apply_voltage(v, v, T)[0] for a in arrs]
     assert arrs[0].path_counts[PATH_EXACT] == 1
-    assert arrs[0].u[0] == pytest.approx(u_ref, abs=1e-9)
-    assert e[0] == pytest.approx(e_ref, rel=1e-7)
-    assert arrs[1].u[0] == pytest.approx(u_ref, abs=1e-5)
+    assert arrs[1].u[0] == pytest.approx(arrs[0].u[0], abs=1e-5)
+    if u_ref is not None:
+        assert arrs[0].u[0] == pytest.approx(u_ref, abs=1e-9)
+        assert e[0] == pytest.approx(e_ref, rel=1e-7)
 
 
 def test_runaway_bounds_and_subthreshold_cases():
@@ -242,3 +245,29 @@ def test_exact_flows_are_deterministic_and_parallel_equals_serial():
         small.apply_pair(1.2, 1.2, 1e-6, [j], [j + 1])
     np.testing.assert_array_equal(out[0], out[1])
     np.testing.assert_array_equal(out[0], small.u)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), u1=st.floats(0.0, 1.0), u2=st.floats(0.0, 1.0), v=st.floats(-2.0, 2.0),
+       edge=st.floats(1e-10, 1e-7), up=st.booleans())
+def test_balanced_ramp_matches_oracle(seed, u1, u2, v, edge, up):
+    """Edges of the symmetric preset without spread (R1 + R2 constant): closed form where it applies
+    (counted as exact; within 1e-9 of the oracle), else the integrator (resistances within 2e-4)."""
+    fast = _pair("symmetric", seed, [u1, u2], spread=False)
+    ref = _pair("symmetric", seed, [u1, u2], spread=False, **ORACLE)
+    seg = (0.0, v, edge) if up else (v, 0.0, edge)
+    ef = _segments(fast, [seg])
+    er = _segments(ref, [seg])
+    np.testing.assert_allclose(fast.resistance(), ref.resistance(), rtol=2e-4)
+    if fast.path_counts[PATH_EXACT] == 1:
+        np.testing.assert_allclose(fast.u, ref.u, atol=1e-9)
+        assert ef == pytest.approx(er, rel=1e-9, abs=1e-30)
+
+
+def test_balanced_ramp_is_exact_and_refuses_unbalanced_pairs():
+    a = _pair("symmetric", 0, [0.4, 0.6], spread=False)
+    _segments(a, [(0.0, 1.2, 1e-8)])
+    assert a.path_counts[PATH_EXACT] == 1
+    b = _pair("symmetric", 0, [0.4, 0.6], spread=True)  # R1 + R2 drifts: no closed form for the edge
+    _segments(b, [(0.0, 1.2, 1e-8)])
+    assert b.path_counts[PATH_EXACT] == 0 and b.path_counts[3] == 1

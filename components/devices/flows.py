@@ -387,3 +387,48 @@ def team_flat(P, kp, kn, single, u1, u2, V, T, cap, s1, s2):
             u2 = (1.0 if d2 > 0.0 else 0.0) if (hit and qe == q2) else min(max(u2 + d2 * K2 * Q, 0.0), 1.0)
         t += dt
     return u1, u2, t, e, False
+
+
+@njit(cache=True)
+def _int_pow_lin(c0, c1, T, a):
+    """∫_0^T max(0, c(t))^a dt for c linear from c0 to c1 (exact)."""
+    if c0 <= 0.0 and c1 <= 0.0:
+        return 0.0
+    if c1 == c0:
+        return T * c0 ** a
+    return T / (c1 - c0) * (max(c1, 0.0) ** (a + 1.0) - max(c0, 0.0) ** (a + 1.0)) / (a + 1.0)
+
+
+@njit(cache=True)
+def team_ramp_balanced(P, kp, kn, u1, u2, V0, V1, T, cap, s1, s2):
+    """Exact voltage ramp V0 -> V1 (one sign) over a TEAM pair whose two devices move under the same law
+    with Δ1·K1 = Δ2·K2 (the symmetric preset without spread): R1 + R2 stays constant, so each device's
+    rate is K·max(0, |V(t)|/(θ·s) − 1)^α of a linear drive, integrated in closed form.
+
+    Returns (u1, u2, energy, ok); ok is False (nothing done) whenever that does not hold over the whole
+    ramp: a single mover, unequal laws, a device reaching its bound, or the rate cap binding."""
+    if V0 * V1 < 0.0 or s1 or s2:
+        return u1, u2, 0.0, False
+    Vm = V0 if abs(V0) >= abs(V1) else V1
+    if Vm == 0.0:
+        return u1, u2, 0.0, False
+    d1 = 1.0 if Vm > 0.0 else -1.0
+    d2 = -d1
+    K1, th1, a1, D1, cf1 = _law(P, kp, d1, cap)
+    K2, th2, a2, D2, cf2 = _law(P, kn, d2, cap)
+    if a1 != a2 or th1 != th2 or D1 * K1 != D2 * K2:
+        return u1, u2, 0.0, False
+    a = P[kp, P_AUP] if d1 > 0.0 else P[kp, P_ADOWN]
+    s = P[kp, P_RON] + D1 * u1 + P[kn, P_RON] + D2 * u2
+    c0 = abs(V0) / (th1 * s) - 1.0
+    c1 = abs(V1) / (th1 * s) - 1.0
+    cm = max(c0, c1)
+    if cm > 0.0 and max(K1, K2) * cm ** a > cap:
+        return u1, u2, 0.0, False
+    g = _int_pow_lin(c0, c1, T, a)
+    du1 = K1 * g
+    du2 = K2 * g
+    if du1 >= ((1.0 - u1) if d1 > 0.0 else u1) or du2 >= ((1.0 - u2) if d2 > 0.0 else u2):
+        return u1, u2, 0.0, False
+    e = T * (V0 * V0 + V0 * V1 + V1 * V1) / (3.0 * s)
+    return u1 + d1 * du1, u2 + d2 * du2, e, True
