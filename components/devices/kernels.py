@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .flows import team_flat, team_ramp_balanced
+from .flows import hp_pair, team_flat, team_ramp_balanced
 from .params import (MODEL_HP, MODEL_TEAM, MODEL_VTEAM, MODEL_YAKOPCIC, P_ADOWN, P_AOFF, P_AON, P_AUP, P_IV,
                      P_KDOWN, P_KUP, P_RON, P_ROFF, P_THDOWN, P_THUP, P_WC, P_WIN, P_WJ, P_WP, P_XOFF, P_XON,
                      WIN_BIOLEK, WIN_JOGLEKAR, WIN_KVATINSKY, WIN_NONE, WIN_PRODROMAKIS, Y_A1, Y_A2, Y_ALN,
@@ -880,6 +880,15 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
     u1 = o1
     u2 = o2
     Tr = T
+    if fast and model == MODEL_HP and T > 0.0 and P[kp, P_WIN] == WIN_NONE and P[kn, P_WIN] == WIN_NONE:
+        u1, u2, e0, ok = hp_pair(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T, cap, s1, s2)
+        if ok:
+            energy[j] = e0
+            _post(kp, o1, u1, U, dU, flags, count, limit, stuck_u, switch_dx)
+            _post(kn, o2, u2, U, dU, flags, count, limit, stuck_u, switch_dx)
+            return 0, PATH_EXACT
+        u1 = o1
+        u2 = o2
     if fast and d0 != d1 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
         u1, u2, e0, ok = team_ramp_balanced(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T,
                                             cap, s1, s2)
