@@ -51,7 +51,8 @@ def test_flow_through_the_cap_against_quadrature():
     from components.devices.flows import _law
     arr = _pair("symmetric", 0, [0.0, 0.0])
     V, T, cap = 0.9375, 1e-8, 1e10
-    K, th, a, D, cf = _law(arr.P, 0, 1.0, cap)
+    K, th, a, D, _ = _law(arr.P, 0, 1.0)
+    cf = 1 / (1 + (cap / K) ** (1 / a))
     S = V / th
     base = arr.P[0, 0] + arr.resistance()[1]  # R_on of the mover + the held partner
 
@@ -126,7 +127,8 @@ def _quad_single(arr, V, T, cap=1e10):
 
     from components.devices.flows import _law
     d = 1.0 if V > 0 else -1.0
-    K, th, a, D, cf = _law(arr.P, 0, d, cap)
+    K, th, a, D, _ = _law(arr.P, 0, d)
+    cf = 1 / (1 + (cap / K) ** (1 / a))
     S = abs(V) / th
     ron = arr.P[0, 0]
     u0 = arr.u[0]
@@ -275,26 +277,70 @@ def test_balanced_ramp_is_exact_and_refuses_unbalanced_pairs():
     assert b.path_counts[PATH_EXACT] == 0 and b.path_counts[3] == 1
 
 
-@settings(max_examples=60, deadline=None)
+def _hp_pair_reference(arr, v0, v1, T):
+    """Event-located reference for an HP pair without window: DOP853 at rtol 1e-13 between events (a
+    device reaching a bound is held there while the drive pushes outward); returns (u1, u2, energy)."""
+    from scipy.integrate import solve_ivp
+
+    P = arr.P
+    k1, k2 = P[0, 3], P[1, 3]
+    D1, D2 = P[0, 1] - P[0, 0], P[1, 1] - P[1, 0]
+    r0 = P[0, 0] + P[1, 0]
+
+    def volt(t):
+        return v0 + (v1 - v0) * t / T
+
+    def f(t, y):
+        i = volt(t) / (r0 + D1 * y[0] + D2 * y[1])
+        r1, r2 = k1 * i, -k2 * i
+        if (y[0] <= 0 and r1 < 0) or (y[0] >= 1 and r1 > 0):
+            r1 = 0.0
+        if (y[1] <= 0 and r2 < 0) or (y[1] >= 1 and r2 > 0):
+            r2 = 0.0
+        return [r1, r2, volt(t) * i]
+
+    def event(c, b):
+        def g(t, y):
+            return y[c] - b if y[c] != b else 1.0
+        g.terminal = True
+        return g
+
+    evs = [event(c, b) for c in (0, 1) for b in (0.0, 1.0)]
+    y, t = [arr.u[0], arr.u[1], 0.0], 0.0
+    stops = ([v0 / (v0 - v1) * T] if v0 * v1 < 0 else []) + [T]
+    for tend in stops:
+        for _ in range(10):
+            if t >= tend * (1 - 1e-15):
+                break
+            sol = solve_ivp(f, (t, tend), y, method="DOP853", rtol=1e-13, atol=1e-16, events=evs)
+            y, t = list(sol.y[:, -1]), sol.t[-1]
+            for c in (0, 1):
+                y[c] = min(max(y[c], 0.0), 1.0)
+                if sol.status == 1 and min(abs(y[c]), abs(1 - y[c])) < 1e-12:
+                    y[c] = round(y[c])
+            if sol.status != 1:
+                break
+    return y
+
+
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10**6), u1=st.floats(0.01, 0.99), u2=st.floats(0.01, 0.99), v0=st.floats(-3.0, 3.0),
        v1=st.floats(-3.0, 3.0), logw=st.floats(-8.0, -2.0), spread=st.booleans())
-def test_hp_pair_closed_form_matches_oracle(seed, u1, u2, v0, v1, logw, spread):
+def test_hp_pair_closed_form_against_reference(seed, u1, u2, v0, v1, logw, spread):
     """HP pairs without window (s² = s0² + 2cΦ, bounds and zero crossings as exact events): any ramp,
-    with or without spread, always exact (counted); resistances within 2e-4 of the oracle."""
+    with or without spread, always exact (counted); against the event-located reference to 1e-9 in u and
+    1e-8 in energy.  (The integrator, even at rtol = 1e-10, loses a bound hit inside a step when the
+    drive then reverses: it is not the reference here.)"""
     from components.devices import HPParams
     p = HPParams.biolek2009(**(dict(r_on_d2d=0.05, r_off_d2d=0.05, mu_v_d2d=0.1) if spread else {}))
-    arrs = []
-    for kw in ({}, ORACLE):
-        a = DeviceArray(p, 2, build_rng=SeedTree(seed).build_stream("flows", "d2d"), **kw)
-        a.set_state([0, 1], p.from_u(np.array([u1, u2])))
-        arrs.append(a)
-    e = [a.apply_pair(v0, v1, 10.0 ** logw, [0], [1])[0] for a in arrs]
-    assert arrs[0].path_counts[PATH_EXACT] == 1
-    np.testing.assert_allclose(arrs[0].resistance(), arrs[1].resistance(), rtol=2e-4)
-    # the oracle clamps at the hard bounds inside its steps (~1e-6 there): the exact events are checked
-    # against an event-located reference in test_hp_pair_bound_event_against_reference
-    np.testing.assert_allclose(arrs[0].u, arrs[1].u, atol=2e-6)
-    assert e[0] == pytest.approx(e[1], rel=1e-5, abs=1e-30)
+    arr = DeviceArray(p, 2, build_rng=SeedTree(seed).build_stream("flows", "d2d"))
+    arr.set_state([0, 1], p.from_u(np.array([u1, u2])))
+    T = 10.0 ** logw
+    ref = _hp_pair_reference(arr, v0, v1, T)
+    e = arr.apply_pair(v0, v1, T, [0], [1])[0]
+    assert arr.path_counts[PATH_EXACT] == 1
+    np.testing.assert_allclose(arr.u, ref[:2], atol=1e-9)
+    assert e == pytest.approx(ref[2], rel=1e-8, abs=1e-30)
 
 
 def test_hp_pair_bound_event_against_reference():

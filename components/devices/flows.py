@@ -174,8 +174,8 @@ def flow_h_inv(h, a, ylo, yhi, y0, h0, hl, hh):
 
 
 @njit(cache=True)
-def _law(P, k, dirn, cap):
-    """(K, θ, integer α or -1, Δ, s at which the cap starts to bind per unit S) of device k moving in dirn."""
+def _law(P, k, dirn):
+    """(K, θ, integer α or -1, Δ, α) of device k moving in direction dirn."""
     if dirn > 0.0:
         kk = P[k, P_KUP]
         th = P[k, P_THUP]
@@ -187,9 +187,22 @@ def _law(P, k, dirn, cap):
     ia = int(a)
     if ia != a or ia < 1 or ia > MAX_ALPHA:
         ia = -1
-    # rate K·(S/s − 1)^α reaches the cap at s = S/(1 + (cap/K)^(1/α))
-    cfac = 1.0 / (1.0 + (cap / kk) ** (1.0 / a))
-    return kk, th, ia, P[k, P_ROFF] - P[k, P_RON], cfac
+    return kk, th, ia, P[k, P_ROFF] - P[k, P_RON], a
+
+
+@njit(cache=True, inline="always")
+def _capped(K, S, ia, a, s, cap):
+    """Whether the rate K·(S/s − 1)^α is at the cap (integer powers by squaring: no pow() per call)."""
+    if s >= S:
+        return False
+    w = S / s - 1.0
+    return K * (_powi(w, ia) if ia > 0 else w ** a) >= cap
+
+
+@njit(cache=True, inline="always")
+def _cap_s(K, S, a, cap):
+    """s below which the rate K·(S/s − 1)^α exceeds the cap (computed only when an event needs it)."""
+    return S / (1.0 + (cap / K) ** (1.0 / a))
 
 
 @njit(cache=True)
@@ -283,16 +296,16 @@ def team_flat(P, kp, kn, single, u1, u2, V, T, cap, s1, s2):
     av = abs(V)
     d1 = 1.0 if V > 0.0 else -1.0
     d2 = -d1
-    K1, th1, a1, D1, cf1 = _law(P, kp, d1, cap)
+    K1, th1, a1, D1, A1 = _law(P, kp, d1)
     S1 = av / th1
-    C1 = S1 * cf1
+    C1 = -1.0  # cap boundaries in s, computed when an event needs them
+    C2 = -1.0
     ron1 = P[kp, P_RON]
     if single:
-        K2, th2, a2, D2, S2, C2, ron2 = 1.0, 1.0, -1, 1.0, 0.0, 0.0, 0.0
+        K2, th2, a2, D2, A2, S2, ron2 = 1.0, 1.0, -1, 1.0, 1.0, 0.0, 0.0
     else:
-        K2, th2, a2, D2, cf2 = _law(P, kn, d2, cap)
+        K2, th2, a2, D2, A2 = _law(P, kn, d2)
         S2 = av / th2
-        C2 = S2 * cf2
         ron2 = P[kn, P_RON]
     t = 0.0
     e = 0.0
@@ -312,8 +325,8 @@ def team_flat(P, kp, kn, single, u1, u2, V, T, cap, s1, s2):
             return u1, u2, T, e + vv / s * rem, True
         b1 = (1.0 - u1) if d1 > 0.0 else u1  # distance to the bound ahead
         b2 = (1.0 - u2) if d2 > 0.0 else u2
-        cp1 = (s <= C1) if f1 < 0 else f1 == 1
-        cp2 = (s <= C2) if f2 < 0 else f2 == 1
+        cp1 = _capped(K1, S1, a1, A1, s, cap) if f1 < 0 else f1 == 1
+        cp2 = (not single and _capped(K2, S2, a2, A2, s, cap)) if f2 < 0 else f2 == 1
         f1 = -1
         f2 = -1
         if act1 and act2:
@@ -338,6 +351,10 @@ def team_flat(P, kp, kn, single, u1, u2, V, T, cap, s1, s2):
                 dt = min(dt, b2 / cap)
             cx = math.inf
             if rs > 0.0:  # s rises: the first mover to leave the cap
+                if m1 and C1 < 0.0:
+                    C1 = _cap_s(K1, S1, A1, cap)
+                if m2 and C2 < 0.0:
+                    C2 = _cap_s(K2, S2, A2, cap)
                 cx = min(C1 if m1 else math.inf, C2 if m2 else math.inf)
                 tx = (cx - s) / rs
                 if tx <= dt:
@@ -369,6 +386,10 @@ def team_flat(P, kp, kn, single, u1, u2, V, T, cap, s1, s2):
         qc = math.inf
         cm = 0.0
         if Rc < 0.0:  # s falls: cap onset of a mover, the partner's threshold
+            if m1 and C1 < 0.0:
+                C1 = _cap_s(K1, S1, A1, cap)
+            if m2 and C2 < 0.0:
+                C2 = _cap_s(K2, S2, A2, cap)
             cm = max(C1 if m1 else 0.0, C2 if m2 else 0.0)
             qc = max((cm - s) / Rc, 0.0)
             qe = min(qe, qc)
@@ -391,13 +412,13 @@ def team_flat(P, kp, kn, single, u1, u2, V, T, cap, s1, s2):
 
 
 @njit(cache=True)
-def _int_pow_lin(c0, c1, T, a):
-    """∫_0^T max(0, c(t))^a dt for c linear from c0 to c1 (exact)."""
+def _int_pow_lin(c0, c1, T, ia):
+    """∫_0^T max(0, c(t))^α dt for c linear from c0 to c1 (exact), integer α = ia."""
     if c0 <= 0.0 and c1 <= 0.0:
         return 0.0
     if c1 == c0:
-        return T * c0 ** a
-    return T / (c1 - c0) * (max(c1, 0.0) ** (a + 1.0) - max(c0, 0.0) ** (a + 1.0)) / (a + 1.0)
+        return T * _powi(c0, ia)
+    return T / (c1 - c0) * (_powi(max(c1, 0.0), ia + 1) - _powi(max(c0, 0.0), ia + 1)) / (ia + 1.0)
 
 
 @njit(cache=True)
@@ -415,18 +436,17 @@ def team_ramp_balanced(P, kp, kn, u1, u2, V0, V1, T, cap, s1, s2):
         return u1, u2, 0.0, False
     d1 = 1.0 if Vm > 0.0 else -1.0
     d2 = -d1
-    K1, th1, a1, D1, cf1 = _law(P, kp, d1, cap)
-    K2, th2, a2, D2, cf2 = _law(P, kn, d2, cap)
-    if a1 != a2 or th1 != th2 or D1 * K1 != D2 * K2:
+    K1, th1, a1, D1, A1 = _law(P, kp, d1)
+    K2, th2, a2, D2, A2 = _law(P, kn, d2)
+    if a1 < 0 or a1 != a2 or th1 != th2 or D1 * K1 != D2 * K2:
         return u1, u2, 0.0, False
-    a = P[kp, P_AUP] if d1 > 0.0 else P[kp, P_ADOWN]
     s = P[kp, P_RON] + D1 * u1 + P[kn, P_RON] + D2 * u2
     c0 = abs(V0) / (th1 * s) - 1.0
     c1 = abs(V1) / (th1 * s) - 1.0
     cm = max(c0, c1)
-    if cm > 0.0 and max(K1, K2) * cm ** a > cap:
+    if cm > 0.0 and max(K1, K2) * _powi(cm, a1) > cap:
         return u1, u2, 0.0, False
-    g = _int_pow_lin(c0, c1, T, a)
+    g = _int_pow_lin(c0, c1, T, a1)
     du1 = K1 * g
     du2 = K2 * g
     if du1 >= ((1.0 - u1) if d1 > 0.0 else u1) or du2 >= ((1.0 - u2) if d2 > 0.0 else u2):
