@@ -785,7 +785,9 @@ def _flow_ok(model, P, k):
     return model == MODEL_TEAM and P[k, P_IV] == 0.0 and P[k, P_WIN] == WIN_NONE
 
 
-# path codes returned per device/pair (counted by DeviceArray.path_counts)
+# path codes returned per device/pair (counted by DeviceArray.path_counts): frozen or read (state
+# unchanged without an integrator step), exact (flows.py or advance1's closed forms), exact flow
+# handed over to the integrator (fallback), integrator
 PATH_FROZEN, PATH_EXACT, PATH_FALLBACK, PATH_INTEGRATOR = 0, 1, 2, 3
 
 
@@ -819,8 +821,8 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
         Tr = T - tdone
         code = PATH_FALLBACK
     un, e, ns = advance1(model, P, k, mode, u, d0, d1, Tr, rtol, atol, cap)
-    if ns == 0 and code == PATH_INTEGRATOR:
-        code = PATH_FROZEN
+    if ns == 0 and code == PATH_INTEGRATOR:  # no integrator step: frozen, or one of advance1's closed forms
+        code = PATH_FROZEN if un == u else PATH_EXACT
     energy[j] = e + e0
     _post(k, u_old, un, U, dU, flags, count, limit, stuck_u, switch_dx)
     return ns, code
@@ -911,7 +913,7 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
         code = PATH_FALLBACK
     n1, n2, e, ns = advance2(model, P, kp, kn, u1, u2, d0, d1, Tr, rtol, atol, cap, s1, s2)
     if ns == 0 and code == PATH_INTEGRATOR:
-        code = PATH_FROZEN
+        code = PATH_FROZEN if (n1 == u1 and n2 == u2) else PATH_EXACT
     energy[j] = e + e0
     if s1:
         n1 = o1
