@@ -390,3 +390,48 @@ def test_hp_pair_closed_form_is_used_and_moves():
     u0 = arr.u.copy()
     arr.apply_pair(0.0, 2.0, 1e-3, [0], [1])
     assert arr.path_counts[PATH_EXACT] == 1 and np.all(np.abs(arr.u - u0) > 1e-4)
+
+
+@pytest.mark.parametrize("model,name,spread", [("team", "symmetric", {}), ("team", "hp_tio2", SPREAD),
+                                               ("hp", None, {"mu_v_d2d": 0.1}), ("yakopcic", None, {}),
+                                               ("vteam", None, {})])
+def test_apply_pair_pulse_equals_three_segments(model, name, spread):
+    """apply_pair_pulse is the three apply_pair calls (rise, flat, fall), bit for bit, per-pair amplitudes
+    and widths, serial and parallel sizes; energies summed; path counts per segment."""
+    from components.devices import preset
+    p = preset(model, name, **spread)
+    for n_pairs in (50, 3000):
+        n = 2 * n_pairs
+        rng = np.random.default_rng(n)
+        u = rng.uniform(0.05, 0.95, n)
+        amp = rng.choice([-1.0, 1.0], n_pairs) * rng.uniform(0.3, 1.6, n_pairs)
+        width = rng.uniform(0.0, 2e-6, n_pairs)
+        arrs = [DeviceArray(p, n, build_rng=SeedTree(2).build_stream("flows", "d2d")) for _ in range(2)]
+        for a in arrs:
+            a.set_state(np.arange(n), p.from_u(u))
+        pos, neg = np.arange(0, n, 2), np.arange(1, n, 2)
+        e3 = np.zeros(n_pairs)
+        z = np.zeros(n_pairs)
+        for v0, v1, T in ((z, amp, 1e-8), (amp, amp, None), (amp, z, 2e-8)):
+            if T is None:  # per-pair widths: one call per distinct width
+                for j in range(n_pairs):
+                    e3[j] += arrs[0].apply_pair(v0[j], v1[j], width[j], [pos[j]], [neg[j]])[0]
+            else:
+                e3 += arrs[0].apply_pair(v0, v1, T, pos, neg)
+        v = arrs[1].version
+        e1 = arrs[1].apply_pair_pulse(amp, width, 1e-8, 2e-8, pos, neg)
+        np.testing.assert_array_equal(arrs[0].u, arrs[1].u)
+        np.testing.assert_allclose(e1, e3, rtol=1e-12)
+        assert arrs[1].path_counts.sum() == 3 * n_pairs
+        assert arrs[1].version == v + 1
+
+
+def test_apply_pair_pulse_validation():
+    from mssim.errors import ConfigError
+    arr = DeviceArray(TEAMParams.symmetric(), 4)
+    with pytest.raises(ConfigError, match="amplitude and width"):
+        arr.apply_pair_pulse([1.0, 1.0, 1.0], 1e-6, 1e-8, 1e-8, [0, 2], [1, 3])
+    with pytest.raises(ConfigError, match="widths non-negative"):
+        arr.apply_pair_pulse(1.0, -1e-6, 1e-8, 1e-8, [0, 2], [1, 3])
+    with pytest.raises(ConfigError, match="duration_s"):
+        arr.apply_pair_pulse(1.0, 1e-6, -1e-8, 1e-8, [0, 2], [1, 3])

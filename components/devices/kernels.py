@@ -853,6 +853,50 @@ def _below_thresholds_pair(model, P, kp, kn, u1, u2, a0, a1):
 
 
 @njit(cache=True)
+def _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast, s1, s2):
+    """One PWL segment d0 -> d1 (V) of the series pair (kp, kn) from states (o1, o2), nothing stored.
+    Returns (u1, u2, energy, integrator steps, path code)."""
+    if model == MODEL_TEAM or model == MODEL_VTEAM:
+        # quick read path: both devices below their thresholds at both ends of the (monotone) ramp
+        R = _below_thresholds_pair(model, P, kp, kn, o1, o2, d0, d1)
+        if R > 0.0:
+            return o1, o2, T * (d0 * d0 + d0 * d1 + d1 * d1) / (3.0 * R), 0, PATH_FROZEN
+    code = PATH_INTEGRATOR
+    e0 = 0.0
+    u1 = o1
+    u2 = o2
+    Tr = T
+    if fast and model == MODEL_HP and T > 0.0 and P[kp, P_WIN] == WIN_NONE and P[kn, P_WIN] == WIN_NONE:
+        u1, u2, e0, ok = hp_pair(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T, cap, s1, s2)
+        if ok:
+            return u1, u2, e0, 0, PATH_EXACT
+        u1 = o1
+        u2 = o2
+    if fast and d0 != d1 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
+        u1, u2, e0, ok = team_ramp_balanced(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T,
+                                            cap, s1, s2)
+        if ok:
+            return u1, u2, e0, 0, PATH_EXACT
+        u1 = o1
+        u2 = o2
+    if fast and d0 == d1 and d0 != 0.0 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
+        u1, u2, tdone, e0, ok = team_flat(P, kp, kn, False, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, T,
+                                          cap, s1, s2)
+        if ok:
+            return o1 if s1 else u1, o2 if s2 else u2, e0, 0, PATH_EXACT
+        Tr = T - tdone
+        code = PATH_FALLBACK
+    n1, n2, e, ns = advance2(model, P, kp, kn, u1, u2, d0, d1, Tr, rtol, atol, cap, s1, s2)
+    if ns == 0 and code == PATH_INTEGRATOR:
+        code = PATH_FROZEN if (n1 == u1 and n2 == u2) else PATH_EXACT
+    if s1:
+        n1 = o1
+    if s2:
+        n2 = o2
+    return n1, n2, e + e0, ns, code
+
+
+@njit(cache=True)
 def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
               fast, energy):
     """Advance one series pair; returns (integrator steps, path code)."""
@@ -867,61 +911,88 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
         return 0, PATH_FROZEN
     o1 = U[kp]
     o2 = U[kn]
-    if model == MODEL_TEAM or model == MODEL_VTEAM:
-        # quick read path: both devices below their thresholds at both ends of the (monotone) ramp
-        R = _below_thresholds_pair(model, P, kp, kn, o1, o2, d0, d1)
-        if R > 0.0:
-            energy[j] = T * (d0 * d0 + d0 * d1 + d1 * d1) / (3.0 * R)
-            dU[kp] = 0.0
-            dU[kn] = 0.0
-            return 0, PATH_FROZEN
-    s1 = (flags[kp] & 1) != 0
-    s2 = (flags[kn] & 1) != 0
-    code = PATH_INTEGRATOR
-    e0 = 0.0
-    u1 = o1
-    u2 = o2
-    Tr = T
-    if fast and model == MODEL_HP and T > 0.0 and P[kp, P_WIN] == WIN_NONE and P[kn, P_WIN] == WIN_NONE:
-        u1, u2, e0, ok = hp_pair(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T, cap, s1, s2)
-        if ok:
-            energy[j] = e0
-            _post(kp, o1, u1, U, dU, flags, count, limit, stuck_u, switch_dx)
-            _post(kn, o2, u2, U, dU, flags, count, limit, stuck_u, switch_dx)
-            return 0, PATH_EXACT
-        u1 = o1
-        u2 = o2
-    if fast and d0 != d1 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
-        u1, u2, e0, ok = team_ramp_balanced(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T,
-                                            cap, s1, s2)
-        if ok:
-            energy[j] = e0
-            _post(kp, o1, u1, U, dU, flags, count, limit, stuck_u, switch_dx)
-            _post(kn, o2, u2, U, dU, flags, count, limit, stuck_u, switch_dx)
-            return 0, PATH_EXACT
-        u1 = o1
-        u2 = o2
-    if fast and d0 == d1 and d0 != 0.0 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
-        u1, u2, tdone, e0, ok = team_flat(P, kp, kn, False, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, T,
-                                          cap, s1, s2)
-        if ok:
-            energy[j] = e0
-            _post(kp, o1, o1 if s1 else u1, U, dU, flags, count, limit, stuck_u, switch_dx)
-            _post(kn, o2, o2 if s2 else u2, U, dU, flags, count, limit, stuck_u, switch_dx)
-            return 0, PATH_EXACT
-        Tr = T - tdone
-        code = PATH_FALLBACK
-    n1, n2, e, ns = advance2(model, P, kp, kn, u1, u2, d0, d1, Tr, rtol, atol, cap, s1, s2)
-    if ns == 0 and code == PATH_INTEGRATOR:
-        code = PATH_FROZEN if (n1 == u1 and n2 == u2) else PATH_EXACT
-    energy[j] = e + e0
-    if s1:
-        n1 = o1
-    if s2:
-        n2 = o2
+    n1, n2, e, ns, code = _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast,
+                                     (flags[kp] & 1) != 0, (flags[kn] & 1) != 0)
+    energy[j] = e
+    if code == PATH_FROZEN:
+        dU[kp] = 0.0
+        dU[kn] = 0.0
+        return ns, code
     _post(kp, o1, n1, U, dU, flags, count, limit, stuck_u, switch_dx)
     _post(kn, o2, n2, U, dU, flags, count, limit, stuck_u, switch_dx)
     return ns, code
+
+
+@njit(cache=True)
+def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, amp, width, rise, fall, rtol,
+               atol, cap, fast, energy):
+    """One trapezoid pulse (0 -> a over rise, a for width, a -> 0 over fall) through pair j, the state kept
+    in registers between the three segments and stored once.  Returns (integrator steps, segments on
+    exact, fallback and integrator paths)."""
+    kp = pos[j]
+    kn = neg[j]
+    a = amp[0] if amp.size == 1 else amp[j]
+    w = width[0] if width.size == 1 else width[j]
+    if (flags[kp] & 2) or (flags[kn] & 2):
+        energy[j] = 0.0
+        dU[kp] = 0.0
+        dU[kn] = 0.0
+        return 0, 0, 0, 0
+    s1 = (flags[kp] & 1) != 0
+    s2 = (flags[kn] & 1) != 0
+    o1 = U[kp]
+    o2 = U[kn]
+    u1 = o1
+    u2 = o2
+    etot = 0.0
+    tot = 0
+    n1 = 0
+    n2 = 0
+    n3 = 0
+    for q in range(3):
+        if q == 0:
+            v0, v1, T = 0.0, a, rise
+        elif q == 1:
+            v0, v1, T = a, a, w
+        else:
+            v0, v1, T = a, 0.0, fall
+        u1, u2, e, ns, code = _pair_core(model, P, kp, kn, u1, u2, v0, v1, T, rtol, atol, cap, fast, s1, s2)
+        etot += e
+        tot += ns
+        if code == PATH_EXACT:
+            n1 += 1
+        elif code == PATH_FALLBACK:
+            n2 += 1
+        elif code == PATH_INTEGRATOR:
+            n3 += 1
+    energy[j] = etot
+    _post(kp, o1, u1, U, dU, flags, count, limit, stuck_u, switch_dx)
+    _post(kn, o2, u2, U, dU, flags, count, limit, stuck_u, switch_dx)
+    return tot, n1, n2, n3
+
+
+@njit(cache=True, parallel=True)
+def apply_pair_pulses(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, amp, width, rise, fall,
+                      rtol, atol, cap, fast, energy, paths):
+    """Trapezoid pulses through series pairs (pos[j], neg[j]): amplitude amp[j], flat width[j] (len 1 =
+    broadcast), edges rise/fall; one pass over the pairs instead of three.  Adds the segments per path
+    code to ``paths``; returns the integrator steps."""
+    tot = 0
+    c1 = 0
+    c2 = 0
+    c3 = 0
+    for j in prange(pos.size):
+        ns, n1, n2, n3 = _pulse_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
+                                    amp, width, rise, fall, rtol, atol, cap, fast, energy)
+        tot += ns
+        c1 += n1
+        c2 += n2
+        c3 += n3
+    paths[1] += c1
+    paths[2] += c2
+    paths[3] += c3
+    paths[0] += 3 * pos.size - c1 - c2 - c3
+    return tot
 
 
 @njit(cache=True)
