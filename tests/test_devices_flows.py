@@ -256,16 +256,16 @@ def test_exact_flows_are_deterministic_and_parallel_equals_serial():
        edge=st.floats(1e-10, 1e-7), up=st.booleans())
 def test_balanced_ramp_matches_oracle(seed, u1, u2, v, edge, up):
     """Edges of the symmetric preset without spread (R1 + R2 constant): closed form where it applies
-    (counted as exact; within 1e-9 of the oracle), else the integrator (resistances within 2e-4)."""
+    (counted as exact; states within 1e-9 of the oracle), else the integrator (resistances within 2e-4)."""
     fast = _pair("symmetric", seed, [u1, u2], spread=False)
     ref = _pair("symmetric", seed, [u1, u2], spread=False, **ORACLE)
     seg = (0.0, v, edge) if up else (v, 0.0, edge)
     ef = _segments(fast, [seg])
     er = _segments(ref, [seg])
     np.testing.assert_allclose(fast.resistance(), ref.resistance(), rtol=2e-4)
-    if fast.path_counts[PATH_EXACT] == 1:
+    if fast.path_counts[PATH_EXACT] == 1:  # (the oracle's energy is not error-controlled: ~1e-8)
         np.testing.assert_allclose(fast.u, ref.u, atol=1e-9)
-        assert ef == pytest.approx(er, rel=1e-9, abs=1e-30)
+        assert ef == pytest.approx(er, rel=1e-7, abs=1e-30)
 
 
 def test_balanced_ramp_is_exact_and_refuses_unbalanced_pairs():
