@@ -65,6 +65,39 @@ def big(n_patterns: int) -> None:
     print(f"  {n / dt:8.2f} pattern updates/s ({dt / n * 1e3:.1f} ms each), peak Python memory {peak / 2**20:.1f} MiB")
 
 
+def chip_synthetic(n_in: int = 784, hidden: int = 100, n_out: int = 10, n_patterns: int = 20,
+                   extra: tuple = (), warmup: bool = True) -> dict:
+    """An n_in-hidden-n_out chip on the synthetic task (data.task = "synthetic") with the default physics of
+    scenarios/digits.toml: pattern updates per second of the event-level run (build and calibration not
+    timed) and the process's peak resident memory (ru_maxrss, not tracemalloc).  Run one size per process
+    (benchmarks/bench_scaling.py does) for a clean peak."""
+    import resource
+
+    from components.learning.datasets import task_from_config
+
+    sets = [f"network.hidden=[{hidden}]", "data.task=synthetic", f"data.n_inputs={n_in}", f"data.n_outputs={n_out}",
+            f"data.n_patterns={n_patterns}", "training.epochs=1", "training.eval_every=1000000",
+            "training.baselines=[]", *extra]
+    scn, _ = load("scenarios/digits.toml", sets)
+    task = task_from_config(scn.data, scn.seed)
+    if warmup:  # compile / load the numba caches on a tiny chip first (not timed, small RSS)
+        wsc, _ = load("scenarios/digits.toml", [s for s in sets if not s.startswith(("network.", "data.n_"))]
+                      + ["network.hidden=[2]", "data.n_inputs=2", "data.n_outputs=2", "data.n_patterns=3"])
+        TrainingRun(wsc, task=task_from_config(wsc.data, wsc.seed)).run()
+    run = TrainingRun(scn, task=task)
+    t = time.perf_counter()
+    run.run()
+    dt = time.perf_counter() - t
+    n = run.controller.patterns_done
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
+    out = dict(size=f"{n_in}-{hidden}-{n_out}", synapses=run.chip.n_weights, devices=2 * run.chip.n_weights,
+               patterns=n, seconds=dt, updates_per_s=n / dt, peak_rss_mib=rss)
+    print(f"{out['size']} chip ({out['synapses']} synapses, {out['devices']} devices), {n} patterns: "
+          f"{out['updates_per_s']:8.2f} pattern updates/s ({dt / n * 1e3:.1f} ms each), peak RSS {rss:.0f} MiB",
+          flush=True)
+    return out
+
+
 if __name__ == "__main__":
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     iris(epochs)

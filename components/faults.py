@@ -367,7 +367,6 @@ class FaultInjector:
     def _drift(self, f: _Fault):
         """Multiply the chosen devices' resistances by exp(rate·period) every period."""
         p_ticks = self._drift_period(f)
-        bounds = {l: _resistance_bounds(self.chip.crossbars[l].device_array) for l in f.drift_targets}
         factor = f.drift_factor
         while True:
             yield self.env.timeout(max(0, f.next_t - self.env.now))
@@ -377,8 +376,7 @@ class FaultInjector:
                 live = idx[xb.device_array.faults[idx] == 0]
                 if not len(live):
                     continue
-                lo, hi = bounds[l]
-                xb.scale_resistance(live, factor[l][live], lo[live], hi[live])
+                xb.scale_resistance(live, factor[l][live])
 
     def _on_pulse(self, kind: str, width_ticks: int, amplitude: float):
         """Controller pulse filter: per-pulse failure rates, dropped pulses, amplitude errors."""
@@ -405,9 +403,3 @@ class FaultInjector:
                     if n:
                         self._inject(f, l, np.sort(f.rng_rate.choice(h, size=n, replace=False)), "rate")
         return width_ticks, amplitude
-
-
-# ---------------------------------------------------------------------- helpers
-def _resistance_bounds(arr: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Per-device (low, high) resistance over the state range (the device array's own bounds)."""
-    return arr.resistance_bounds()

@@ -136,4 +136,61 @@ def test_bad_inputs_raise_config_error(kwargs, field):
 
 
 def test_task_names_listed():
-    assert set(TASKS) == {"xor", "parity3", "iris", "breast_cancer", "wine", "digits"}
+    assert set(TASKS) == {"xor", "parity3", "iris", "breast_cancer", "wine", "digits", "synthetic"}
+
+
+# ---------------------------------------------------------------- synthetic task (scaling studies)
+def test_synthetic_shapes_range_split_and_determinism():
+    from components.learning.datasets import synthetic_task
+    t = load_task("synthetic", seed=4, n_inputs=30, n_outputs=5, n_patterns=200)
+    assert (t.n_train, t.n_test, t.n_inputs, t.n_outputs) == (200, 60, 30, 5)  # test split: 30 % more
+    assert t.has_test_split and t.classes == tuple(range(5))
+    assert np.all(np.abs(t.x_train) <= 1) and np.all(np.abs(t.x_test) <= 1)
+    assert np.array_equal(np.argmax(t.y_train, axis=1), t.labels_train)
+    assert len(np.unique(t.labels_train)) >= 4  # the teacher uses most classes
+    same = synthetic_task(30, 5, 200, seed=4)
+    other = load_task("synthetic", seed=5, n_inputs=30, n_outputs=5, n_patterns=200)
+    for a in ("x_train", "y_train", "labels_train", "x_test", "labels_test"):
+        assert np.array_equal(getattr(t, a), getattr(same, a))
+    assert not np.array_equal(t.x_train, other.x_train) and not np.array_equal(t.labels_train, other.labels_train)
+    one = load_task("synthetic", seed=4, n_inputs=3, n_outputs=1, n_patterns=50, test_fraction=0.2)
+    assert one.n_test == 10 and set(np.unique(one.y_train)) <= {-0.8, 0.8} and one.classes == (0, 1)
+
+
+def test_synthetic_is_learnable_and_labels_come_from_the_teacher():
+    """Backprop on the teacher's architecture beats chance by far; shuffled labels (negative control) do not."""
+    from dataclasses import replace
+
+    from components.learning import backprop_train, evaluate
+    t = load_task("synthetic", seed=1, n_inputs=8, n_outputs=3, n_patterns=400)
+    h = backprop_train(t, (8, 16, 3), seed=0, epochs=60, alpha=0.05, gain=1.0, w_max=None)
+    acc = h.test_accuracy[-1]
+    rng = np.random.default_rng(0)
+    lab = rng.permutation(t.labels_train)
+    from components.learning.datasets import encode_targets
+    shuffled = replace(t, labels_train=lab, y_train=encode_targets(lab, 3, 3, 0.8))
+    hs = backprop_train(shuffled, (8, 16, 3), seed=0, epochs=60, alpha=0.05, gain=1.0, w_max=None)
+    chance = np.max(np.bincount(t.labels_test)) / t.n_test
+    assert acc > chance + 0.25, (acc, chance)
+    assert hs.test_accuracy[-1] < chance + 0.1, (hs.test_accuracy[-1], chance)
+
+
+def test_synthetic_validation():
+    with pytest.raises(ConfigError, match="n_inputs"):
+        load_task("synthetic", seed=0, n_outputs=2, n_patterns=10)
+    with pytest.raises(ConfigError, match="synthetic task only"):
+        load_task("iris", seed=0, n_inputs=4)
+    with pytest.raises(ConfigError, match="n_patterns"):
+        load_task("synthetic", seed=0, n_inputs=2, n_outputs=2, n_patterns=0)
+
+
+def test_synthetic_scenario_section():
+    from components.learning.datasets import task_from_config
+    from components.training.config import DataConfig
+    d = DataConfig(task="synthetic", n_inputs=784, n_outputs=10, n_patterns=20)
+    t = task_from_config(d, seed=2)
+    assert t.x_train.shape == (20, 784) and t.n_test == 6
+    with pytest.raises(ValueError, match="needs n_inputs"):
+        DataConfig(task="synthetic", n_inputs=4)
+    with pytest.raises(ValueError, match="synthetic' only"):
+        DataConfig(task="iris", n_patterns=4)

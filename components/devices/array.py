@@ -51,10 +51,14 @@ class DeviceArray:
         Integrator tolerance per step on the normalised state u in [0, 1].
     rate_cap : float
         Cap on |du/dt| (1/s, normalised units); keeps voltage-driven runaway finite.
+    exact_flows : bool
+        Use the exact constant-voltage flows of :mod:`components.devices.flows` where they
+        apply (default).  ``False`` integrates every segment with the error-controlled
+        integrator: the oracle the tests compare the flows with.
     """
 
     def __init__(self, params: DeviceParams, n: int, build_rng=None, run_rng=None, x0=None, r0=None,
-                 rtol: float = 1e-6, atol: float = 1e-9, rate_cap: float = 1e10):
+                 rtol: float = 1e-6, atol: float = 1e-9, rate_cap: float = 1e10, exact_flows: bool = True):
         if not isinstance(params, DeviceParams):
             raise ConfigError(f"DeviceArray.params: expected a device parameter object, got {type(params).__name__}")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -68,6 +72,10 @@ class DeviceArray:
         self.model = int(params.model_code)
         self.n = int(n)
         self.rtol, self.atol, self.rate_cap = float(rtol), float(atol), float(rate_cap)
+        self.exact_flows = bool(exact_flows)
+        #: Devices (apply_voltage/apply_current) or pairs (apply_pair) advanced per path, summed over
+        #: calls: [frozen or read, exact flow, exact flow then integrator (fallback), integrator].
+        self.path_counts = np.zeros(4, dtype=np.int64)
         self.run_rng = run_rng
         self.P = spread_rows(params, self.n, build_rng)
         self.U = np.empty(self.n)
@@ -118,65 +126,107 @@ class DeviceArray:
         """Normalised state (0 = ON bound, 1 = OFF bound); a view, do not modify."""
         return self.U
 
-    def _u_for(self, r: np.ndarray, rows) -> np.ndarray:
-        """Normalised states reading resistance ``r`` for the devices ``rows`` (validated)."""
-        P = self.P[rows]
+    def _u_of_resistance(self, r, rows) -> np.ndarray:
+        """Normalised state reading resistance ``r`` for parameter rows ``rows`` (NaN if out of range)."""
+        P = rows
         if self.model == MODEL_YAKOPCIC:
-            # R = v/(a x sinh(b v)) -> x
+            # R = v/(a x sinh(b v)) -> x; R = inf is x = 0 (no current)
             vr = self.params.v_read
             a = P[:, K.Y_A2]  # paper voltage is -v_read < 0
-            x = vr / (r * a * np.sinh(P[:, K.Y_B] * vr))
-            u = 1.0 - x
-        else:
-            ron, roff = P[:, K.P_RON], P[:, K.P_ROFF]
-            lin = P[:, K.P_IV] == 0
             with np.errstate(all="ignore"):
-                u = np.where(lin, (r - ron) / (roff - ron), np.log(r / ron) / np.log(roff / ron))
-        if np.any(~np.isfinite(u)) or np.any(u < -1e-9) or np.any(u > 1 + 1e-9):
+                x = vr / (r * a * np.sinh(P[:, K.Y_B] * vr))
+            return 1.0 - x
+        ron, roff = P[:, K.P_RON], P[:, K.P_ROFF]
+        lin = P[:, K.P_IV] == 0
+        with np.errstate(all="ignore"):
+            return np.where(lin, (r - ron) / (roff - ron), np.log(r / ron) / np.log(roff / ron))
+
+    def set_resistance(self, r, index=None) -> None:
+        """Set states so that each device (or each of ``index``) reads resistance ``r`` (ohm).
+
+        ``r`` is a scalar or one value per selected device.  Fault flags are not
+        changed (a stuck device takes the new state and stays stuck there).  Bumps
+        :attr:`version`.
+        """
+        idx = None if index is None else self._index(index)
+        m = self.n if idx is None else idx.size
+        try:
+            r = np.broadcast_to(np.asarray(r, dtype=float), (m,))
+        except ValueError:
+            raise ConfigError(f"DeviceArray.set_resistance: r must be scalar or have {m} entries "
+                              f"(got shape {np.shape(r)})") from None
+        rows = self.P if idx is None else self.P[idx]
+        u = self._u_of_resistance(r, rows)
+        if np.any(np.isnan(u)) or np.any(u < -1e-9) or np.any(u > 1 + 1e-9):
             raise ConfigError(f"DeviceArray.r0: resistance outside the device range (got {np.asarray(r)!r}); "
                               "use a value between r_on and r_off")
-        return np.clip(u, 0.0, 1.0)
-
-    def set_resistance(self, r) -> None:
-        """Set states so that each device reads resistance ``r`` (ohm)."""
-        r = np.broadcast_to(np.asarray(r, dtype=float), (self.n,))
-        self.U[:] = self._u_for(r, slice(None))
+        if idx is None:
+            self.U[:] = np.clip(u, 0.0, 1.0)
+        else:
+            self.U[idx] = np.clip(u, 0.0, 1.0)
         self.version += 1
 
-    def set_resistance_at(self, index, r) -> None:
-        """Set the states of devices ``index`` so they read resistance ``r`` (ohm); stuck and open
-        devices among them, and all others, keep their states."""
-        idx = np.atleast_1d(self._index(index))
-        r = np.broadcast_to(np.asarray(r, dtype=float), idx.shape)
-        u = self._u_for(r, idx)
-        live = (self.flags[idx] & 3) == 0
-        self.U[idx] = np.where(live, u, self.U[idx])
+    def set_state(self, index, x) -> None:
+        """Set the state of devices ``index`` to ``x`` (model units, scalar or one per device).
+
+        Fault flags are not changed.  Bumps :attr:`version` (no :meth:`touch` needed).
+        """
+        idx = self._index(index)
+        u = np.broadcast_to(np.asarray(self.params.to_u(x), dtype=float), (idx.size,))
+        lo, hi = self.params.x_bounds
+        if np.any(~np.isfinite(u)) or np.any(u < -1e-12) or np.any(u > 1 + 1e-12):
+            raise ConfigError(f"DeviceArray.set_state: states must lie within [{lo}, {hi}] (got {np.asarray(x)!r})")
+        self.U[idx] = np.clip(u, 0.0, 1.0)
         self.version += 1
+
+    def resistance_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-device (lowest, highest) resistance (ohm) over the state range, ignoring faults.
+
+        Yakopcic's OFF bound (x = 0) carries no current: its highest resistance is ``inf``.
+        """
+        ends = []
+        flags = np.zeros(self.n, dtype=np.uint8)
+        for u in (0.0, 1.0):
+            out = np.empty(self.n)
+            K.resistances(self.model, self.P, np.full(self.n, u), flags, self.params.v_read, out)
+            ends.append(out)
+        return np.minimum(ends[0], ends[1]), np.maximum(ends[0], ends[1])
+
+    def drift(self, index, factor) -> None:
+        """Resistance drift: multiply the resistance of devices ``index`` by ``factor``
+        (scalar or one per device), clipped to each device's range (:meth:`resistance_bounds`).
+
+        Stuck and open devices are left alone.  Bumps :attr:`version`.
+        """
+        idx = self._index(index)
+        f = np.broadcast_to(np.asarray(factor, dtype=float), (idx.size,))
+        if np.any(~np.isfinite(f)) or np.any(f <= 0):
+            raise ConfigError(f"DeviceArray.drift: factor must be positive and finite (got {np.asarray(factor)!r})")
+        live = self.flags[idx] == 0
+        idx, f = idx[live], f[live]
+        if idx.size:
+            lo, hi = self.resistance_bounds()
+            r = np.clip(self.resistance()[idx] * f, lo[idx], hi[idx])
+            self.set_resistance(r, idx)
+        else:
+            self.version += 1
 
     def touch(self) -> None:
-        """Declare that ``U`` or ``flags`` were written directly (invalidates state caches)."""
+        """Declare that ``U`` or ``flags`` were written directly (invalidates state caches).
+
+        Kept for compatibility; prefer the mutating methods (:meth:`set_state`,
+        :meth:`set_resistance`, :meth:`drift`, :meth:`set_stuck`, :meth:`set_open`,
+        :meth:`clear_faults`), which bump :attr:`version` themselves."""
         self.version += 1
 
     def resistance(self) -> np.ndarray:
-        """Resistance (ohm) per device; Yakopcic: v_read / i(v_read).  Open devices read inf."""
+        """Resistance (ohm) per device; Yakopcic: v_read / i(v_read).
+
+        Open devices, and Yakopcic devices at x = 0 (u = 1, no current at any voltage),
+        read ``inf``; :meth:`conductance` is then 0."""
         out = np.empty(self.n)
         K.resistances(self.model, self.P, self.U, self.flags, self.params.v_read, out)
         return out
-
-    def resistance_at(self, u) -> np.ndarray:
-        """Resistance (ohm) each device would read at normalised state ``u`` (healthy, no fault),
-        without changing any state."""
-        U = np.broadcast_to(np.asarray(u, dtype=float), (self.n,)).copy()
-        out = np.empty(self.n)
-        K.resistances(self.model, self.P, U, np.zeros_like(self.flags), self.params.v_read, out)
-        return out
-
-    def resistance_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-device (low, high) resistance over the state range; where the state bound is an
-        open circuit (Yakopcic's x = 0) the high bound is taken at u = 0.99."""
-        a = self.resistance_at(0.0)
-        b = self.resistance_at(0.99 if self.model == MODEL_YAKOPCIC else 1.0)
-        return np.minimum(a, b), np.maximum(a, b)
 
     def conductance(self, read_noise: bool = False) -> np.ndarray:
         """Conductance (S) per device, optionally with relative read noise ``g_read_noise``."""
@@ -224,7 +274,8 @@ class DeviceArray:
         energy = np.empty(m)
         fn = K.apply_single_par if m >= _PAR_MIN else K.apply_single
         fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
-           self.params.switch_dx, idx, a0, a1, T, mode, self.rtol, self.atol, self.rate_cap, energy)
+           self.params.switch_dx, idx, a0, a1, T, mode, self.rtol, self.atol, self.rate_cap, self.exact_flows, energy,
+           self.path_counts)
         self.version += 1
         if self.params.dx_c2c > 0:
             self._c2c(idx if idx.size else None)
@@ -264,7 +315,42 @@ class DeviceArray:
         energy = np.empty(m)
         fn = K.apply_pairs_par if m >= _PAR_MIN // 2 else K.apply_pairs
         fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
-           self.params.switch_dx, pos, neg, a0, a1, T, self.rtol, self.atol, self.rate_cap, energy)
+           self.params.switch_dx, pos, neg, a0, a1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows, energy,
+           self.path_counts)
+        self.version += 1
+        if self.params.dx_c2c > 0:
+            self._c2c(np.concatenate([pos, neg]))
+        return energy
+
+    def apply_pair_pulse(self, amplitude, width, rise, fall, pos_index, neg_index) -> np.ndarray:
+        """One trapezoid pulse through series pairs: 0 -> ``amplitude`` over ``rise``, ``amplitude`` for
+        ``width``, back to 0 over ``fall`` (s); ``amplitude`` (V) and ``width`` scalar or one per pair.
+
+        The same as the three ``apply_pair`` calls of those segments (bit for bit with cycle-to-cycle
+        noise and wear-out off), in one pass over the pairs: a pulse is one cycle for ``dx_c2c`` and one
+        possible switching event for endurance.  Returns the energy (J) per pair.
+        """
+        rise = self._check_duration(rise)
+        fall = self._check_duration(fall)
+        pos = pos_index if (isinstance(pos_index, np.ndarray) and pos_index.dtype == np.int64) else \
+            self._index(pos_index)
+        neg = neg_index if (isinstance(neg_index, np.ndarray) and neg_index.dtype == np.int64) else \
+            self._index(neg_index)
+        if pos.shape != neg.shape or pos.ndim != 1:
+            raise ConfigError(f"DeviceArray.apply_pair_pulse: pos_index and neg_index must be 1-D of equal length "
+                              f"(got {pos.shape} and {neg.shape})")
+        m = pos.size
+        amp = _as_f64(amplitude, "amplitude")
+        wid = _as_f64(width, "width")
+        if (amp.size != 1 and amp.size != m) or (wid.size != 1 and wid.size != m):
+            raise ConfigError(f"DeviceArray.apply_pair_pulse: amplitude and width must be scalar or have {m} entries")
+        if not (np.all(np.isfinite(amp)) and np.all(np.isfinite(wid)) and np.all(wid >= 0)):
+            raise ConfigError("DeviceArray.apply_pair_pulse: amplitudes must be finite and widths non-negative "
+                              "finite seconds")
+        energy = np.empty(m)
+        K.apply_pair_pulses(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit,
+                            self._stuck_u, self.params.switch_dx, pos, neg, amp, wid, rise, fall, self.rtol,
+                            self.atol, self.rate_cap, self.exact_flows, energy, self.path_counts)
         self.version += 1
         if self.params.dx_c2c > 0:
             self._c2c(np.concatenate([pos, neg]))
@@ -304,12 +390,18 @@ class DeviceArray:
         return (self.flags & FLAG_OPEN) != 0
 
     @property
+    def healthy_mask(self) -> np.ndarray:
+        """Boolean mask of devices with no fault flag (neither stuck nor open)."""
+        return self.flags == 0
+
+    @property
     def faults(self) -> np.ndarray:
         """Fault code per device: 0 healthy, 1 stuck, 2 open (3 both)."""
         return self.flags.copy()
 
     def set_stuck(self, index, state="current") -> None:
-        """Freeze devices: ``state`` is ``"on"``, ``"off"``, ``"current"`` or a state in model units."""
+        """Freeze devices: ``state`` is ``"on"`` (u = 0), ``"off"`` (u = 1), ``"current"`` or a
+        state in model units.  Bumps :attr:`version`."""
         idx = self._index(index)
         if isinstance(state, str):
             if state not in ("on", "off", "current"):
@@ -326,7 +418,7 @@ class DeviceArray:
         self.version += 1
 
     def set_open(self, index) -> None:
-        """Make devices open circuits (zero current, infinite resistance)."""
+        """Make devices open circuits (zero current, infinite resistance, state frozen).  Bumps :attr:`version`."""
         self.flags[self._index(index)] |= FLAG_OPEN
         self.version += 1
 

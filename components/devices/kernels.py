@@ -26,6 +26,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .flows import hp_pair, team_flat, team_ramp_balanced
 from .params import (MODEL_HP, MODEL_TEAM, MODEL_VTEAM, MODEL_YAKOPCIC, P_ADOWN, P_AOFF, P_AON, P_AUP, P_IV,
                      P_KDOWN, P_KUP, P_RON, P_ROFF, P_THDOWN, P_THUP, P_WC, P_WIN, P_WJ, P_WP, P_XOFF, P_XON,
                      WIN_BIOLEK, WIN_JOGLEKAR, WIN_KVATINSKY, WIN_NONE, WIN_PRODROMAKIS, Y_A1, Y_A2, Y_ALN,
@@ -778,9 +779,22 @@ def _post(k, u_old, u_new, U, dU, flags, count, limit, stuck_u, switch_dx):
     U[k] = u_new
 
 
+@njit(cache=True, inline="always")
+def _flow_ok(model, P, k):
+    """Whether device k has the exact constant-voltage flows of :mod:`.flows` (TEAM, linear I-V, no window)."""
+    return model == MODEL_TEAM and P[k, P_IV] == 0.0 and P[k, P_WIN] == WIN_NONE
+
+
+# path codes returned per device/pair (counted by DeviceArray.path_counts): frozen or read (state
+# unchanged without an integrator step), exact (flows.py or advance1's closed forms), exact flow
+# handed over to the integrator (fallback), integrator
+PATH_FROZEN, PATH_EXACT, PATH_FALLBACK, PATH_INTEGRATOR = 0, 1, 2, 3
+
+
 @njit(cache=True)
 def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol, cap,
-                energy):
+                fast, energy):
+    """Advance one device; returns (integrator steps, path code)."""
     k = idx[j] if idx.size > 0 else j
     d0 = a0[0] if a0.size == 1 else a0[j]
     d1 = a1[0] if a1.size == 1 else a1[j]
@@ -788,16 +802,30 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
     if f & 2:  # open: no current, no motion
         energy[j] = 0.0
         dU[k] = 0.0
-        return 0
+        return 0, PATH_FROZEN
     if f & 1:  # stuck: state frozen
         energy[j] = _energy_frozen1(model, P, k, mode, U[k], d0, d1, T)
         dU[k] = 0.0
-        return 0
+        return 0, PATH_FROZEN
     u_old = U[k]
-    un, e, ns = advance1(model, P, k, mode, u_old, d0, d1, T, rtol, atol, cap)
-    energy[j] = e
+    code = PATH_INTEGRATOR
+    e0 = 0.0
+    u = u_old
+    Tr = T
+    if fast and mode == 0 and d0 == d1 and d0 != 0.0 and T > 0.0 and _flow_ok(model, P, k):
+        u, u2_, tdone, e0, ok = team_flat(P, k, k, True, min(max(u, 0.0), 1.0), 0.0, d0, T, cap, False, False)
+        if ok:
+            energy[j] = e0
+            _post(k, u_old, u, U, dU, flags, count, limit, stuck_u, switch_dx)
+            return 0, PATH_EXACT
+        Tr = T - tdone
+        code = PATH_FALLBACK
+    un, e, ns = advance1(model, P, k, mode, u, d0, d1, Tr, rtol, atol, cap)
+    if ns == 0 and code == PATH_INTEGRATOR:  # no integrator step: frozen, or one of advance1's closed forms
+        code = PATH_FROZEN if un == u else PATH_EXACT
+    energy[j] = e + e0
     _post(k, u_old, un, U, dU, flags, count, limit, stuck_u, switch_dx)
-    return ns
+    return ns, code
 
 
 @njit(cache=True, inline="always")
@@ -825,8 +853,53 @@ def _below_thresholds_pair(model, P, kp, kn, u1, u2, a0, a1):
 
 
 @njit(cache=True)
+def _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast, s1, s2):
+    """One PWL segment d0 -> d1 (V) of the series pair (kp, kn) from states (o1, o2), nothing stored.
+    Returns (u1, u2, energy, integrator steps, path code)."""
+    if model == MODEL_TEAM or model == MODEL_VTEAM:
+        # quick read path: both devices below their thresholds at both ends of the (monotone) ramp
+        R = _below_thresholds_pair(model, P, kp, kn, o1, o2, d0, d1)
+        if R > 0.0:
+            return o1, o2, T * (d0 * d0 + d0 * d1 + d1 * d1) / (3.0 * R), 0, PATH_FROZEN
+    code = PATH_INTEGRATOR
+    e0 = 0.0
+    u1 = o1
+    u2 = o2
+    Tr = T
+    if fast and model == MODEL_HP and T > 0.0 and P[kp, P_WIN] == WIN_NONE and P[kn, P_WIN] == WIN_NONE:
+        u1, u2, e0, ok = hp_pair(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T, cap, s1, s2)
+        if ok:
+            return u1, u2, e0, 0, PATH_EXACT
+        u1 = o1
+        u2 = o2
+    if fast and d0 != d1 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
+        u1, u2, e0, ok = team_ramp_balanced(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T,
+                                            cap, s1, s2)
+        if ok:
+            return u1, u2, e0, 0, PATH_EXACT
+        u1 = o1
+        u2 = o2
+    if fast and d0 == d1 and d0 != 0.0 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
+        u1, u2, tdone, e0, ok = team_flat(P, kp, kn, False, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, T,
+                                          cap, s1, s2)
+        if ok:
+            return o1 if s1 else u1, o2 if s2 else u2, e0, 0, PATH_EXACT
+        Tr = T - tdone
+        code = PATH_FALLBACK
+    n1, n2, e, ns = advance2(model, P, kp, kn, u1, u2, d0, d1, Tr, rtol, atol, cap, s1, s2)
+    if ns == 0 and code == PATH_INTEGRATOR:
+        code = PATH_FROZEN if (n1 == u1 and n2 == u2) else PATH_EXACT
+    if s1:
+        n1 = o1
+    if s2:
+        n2 = o2
+    return n1, n2, e + e0, ns, code
+
+
+@njit(cache=True)
 def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
-              energy):
+              fast, energy):
+    """Advance one series pair; returns (integrator steps, path code)."""
     kp = pos[j]
     kn = neg[j]
     d0 = a0[0] if a0.size == 1 else a0[j]
@@ -835,75 +908,164 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
         energy[j] = 0.0
         dU[kp] = 0.0
         dU[kn] = 0.0
-        return 0
+        return 0, PATH_FROZEN
     o1 = U[kp]
     o2 = U[kn]
-    if model == MODEL_TEAM or model == MODEL_VTEAM:
-        # quick read path: both devices below their thresholds at both ends of the (monotone) ramp
-        R = _below_thresholds_pair(model, P, kp, kn, o1, o2, d0, d1)
-        if R > 0.0:
-            energy[j] = T * (d0 * d0 + d0 * d1 + d1 * d1) / (3.0 * R)
-            dU[kp] = 0.0
-            dU[kn] = 0.0
-            return 0
-    s1 = (flags[kp] & 1) != 0
-    s2 = (flags[kn] & 1) != 0
-    n1, n2, e, ns = advance2(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, s1, s2)
+    n1, n2, e, ns, code = _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast,
+                                     (flags[kp] & 1) != 0, (flags[kn] & 1) != 0)
     energy[j] = e
-    if s1:
-        n1 = o1
-    if s2:
-        n2 = o2
+    if code == PATH_FROZEN:
+        dU[kp] = 0.0
+        dU[kn] = 0.0
+        return ns, code
     _post(kp, o1, n1, U, dU, flags, count, limit, stuck_u, switch_dx)
     _post(kn, o2, n2, U, dU, flags, count, limit, stuck_u, switch_dx)
-    return ns
+    return ns, code
+
+
+@njit(cache=True)
+def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, amp, width, rise, fall, rtol,
+               atol, cap, fast, energy):
+    """One trapezoid pulse (0 -> a over rise, a for width, a -> 0 over fall) through pair j, the state kept
+    in registers between the three segments and stored once.  Returns (integrator steps, segments on
+    exact, fallback and integrator paths)."""
+    kp = pos[j]
+    kn = neg[j]
+    a = amp[0] if amp.size == 1 else amp[j]
+    w = width[0] if width.size == 1 else width[j]
+    if (flags[kp] & 2) or (flags[kn] & 2):
+        energy[j] = 0.0
+        dU[kp] = 0.0
+        dU[kn] = 0.0
+        return 0, 0, 0, 0
+    s1 = (flags[kp] & 1) != 0
+    s2 = (flags[kn] & 1) != 0
+    o1 = U[kp]
+    o2 = U[kn]
+    u1 = o1
+    u2 = o2
+    etot = 0.0
+    tot = 0
+    n1 = 0
+    n2 = 0
+    n3 = 0
+    for q in range(3):
+        if q == 0:
+            v0, v1, T = 0.0, a, rise
+        elif q == 1:
+            v0, v1, T = a, a, w
+        else:
+            v0, v1, T = a, 0.0, fall
+        u1, u2, e, ns, code = _pair_core(model, P, kp, kn, u1, u2, v0, v1, T, rtol, atol, cap, fast, s1, s2)
+        etot += e
+        tot += ns
+        if code == PATH_EXACT:
+            n1 += 1
+        elif code == PATH_FALLBACK:
+            n2 += 1
+        elif code == PATH_INTEGRATOR:
+            n3 += 1
+    energy[j] = etot
+    _post(kp, o1, u1, U, dU, flags, count, limit, stuck_u, switch_dx)
+    _post(kn, o2, u2, U, dU, flags, count, limit, stuck_u, switch_dx)
+    return tot, n1, n2, n3
+
+
+@njit(cache=True, parallel=True)
+def apply_pair_pulses(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, amp, width, rise, fall,
+                      rtol, atol, cap, fast, energy, paths):
+    """Trapezoid pulses through series pairs (pos[j], neg[j]): amplitude amp[j], flat width[j] (len 1 =
+    broadcast), edges rise/fall; one pass over the pairs instead of three.  Adds the segments per path
+    code to ``paths``; returns the integrator steps."""
+    tot = 0
+    c1 = 0
+    c2 = 0
+    c3 = 0
+    for j in prange(pos.size):
+        ns, n1, n2, n3 = _pulse_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
+                                    amp, width, rise, fall, rtol, atol, cap, fast, energy)
+        tot += ns
+        c1 += n1
+        c2 += n2
+        c3 += n3
+    paths[1] += c1
+    paths[2] += c2
+    paths[3] += c3
+    paths[0] += 3 * pos.size - c1 - c2 - c3
+    return tot
 
 
 @njit(cache=True)
 def apply_single(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol, cap,
-                 energy):
+                 fast, energy, paths):
     """Advance devices idx[j] (all if idx is empty) under PWL drive a0[j]->a1[j] (len 1 = broadcast).
-    Returns the total number of integrator steps."""
+    Adds the number of devices per path code to ``paths``; returns the total number of integrator steps."""
     n = idx.size if idx.size > 0 else U.size
     tot = 0
     for j in range(n):
-        tot += _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode,
-                           rtol, atol, cap, energy)
+        ns, code = _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode,
+                               rtol, atol, cap, fast, energy)
+        tot += ns
+        paths[code] += 1
     return tot
 
 
 @njit(cache=True, parallel=True)
 def apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol,
-                     cap, energy):
+                     cap, fast, energy, paths):
     """Parallel (prange) version of :func:`apply_single` for large arrays."""
     n = idx.size if idx.size > 0 else U.size
     tot = 0
+    c1 = 0
+    c2 = 0
+    c3 = 0
     for j in prange(n):
-        tot += _single_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T,
-                           mode, rtol, atol, cap, energy)
+        ns, code = _single_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1,
+                               T, mode, rtol, atol, cap, fast, energy)
+        tot += ns
+        c1 += 1 if code == PATH_EXACT else 0
+        c2 += 1 if code == PATH_FALLBACK else 0
+        c3 += 1 if code == PATH_INTEGRATOR else 0
+    paths[1] += c1
+    paths[2] += c2
+    paths[3] += c3
+    paths[0] += n - c1 - c2 - c3
     return tot
 
 
 @njit(cache=True)
 def apply_pairs(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
-                energy):
+                fast, energy, paths):
     """Advance series pairs (pos[j], neg[j]) under total PWL voltage a0[j]->a1[j] (len 1 = broadcast).
-    Returns the total number of integrator steps."""
+    Adds the number of pairs per path code to ``paths``; returns the total number of integrator steps."""
     tot = 0
     for j in range(pos.size):
-        tot += _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol,
-                         atol, cap, energy)
+        ns, code = _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol,
+                             atol, cap, fast, energy)
+        tot += ns
+        paths[code] += 1
     return tot
 
 
 @njit(cache=True, parallel=True)
 def apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
-                    energy):
+                    fast, energy, paths):
     """Parallel (prange) version of :func:`apply_pairs`."""
     tot = 0
+    c1 = 0
+    c2 = 0
+    c3 = 0
     for j in prange(pos.size):
-        tot += _pair_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T,
-                         rtol, atol, cap, energy)
+        ns, code = _pair_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1,
+                             T, rtol, atol, cap, fast, energy)
+        tot += ns
+        c1 += 1 if code == PATH_EXACT else 0
+        c2 += 1 if code == PATH_FALLBACK else 0
+        c3 += 1 if code == PATH_INTEGRATOR else 0
+    paths[1] += c1
+    paths[2] += c2
+    paths[3] += c3
+    paths[0] += pos.size - c1 - c2 - c3
     return tot
 
 
@@ -913,7 +1075,9 @@ def resistances(model, P, U, flags, v_read, out):
         if flags[k] & 2:
             out[k] = math.inf
         elif model == MODEL_YAKOPCIC:
-            out[k] = v_read / yak_current(P, k, U[k], v_read)
+            # v/i at the read voltage; at x = 0 (u = 1) the device carries no current: infinite
+            i = yak_current(P, k, U[k], v_read)
+            out[k] = v_read / i if i != 0.0 else math.inf
         else:
             out[k] = resistance(P, k, U[k])
 

@@ -28,6 +28,15 @@ Conventions
   dataset order.  The split depends only on (seed, test_fraction), never on the
   sklearn random state.
 
+* **Synthetic** (``"synthetic"``, for scaling studies): ``n_patterns`` training
+  and ``round(test_fraction · n_patterns)`` (default 30 %) more test inputs drawn
+  uniformly from [-1, 1] by ``SeedTree(seed).build_stream("data", "synthetic")``;
+  labels from a fixed random *teacher* network drawn from the same seed
+  (``build_stream("data", "teacher")``): ``n_inputs``-16-``n_outputs``, tanh hidden
+  layer, weights N(0, 3/fan_in) (unit-variance pre-activations), label = argmax of
+  its outputs (sign of the output for ``n_outputs == 1``, two classes).  A chip with
+  at least 16 hidden neurons can represent the teacher, so the task is learnable.
+
 Data is never downloaded: only the loaders bundled with scikit-learn are used.
 """
 
@@ -41,7 +50,11 @@ import numpy as np
 from mssim.errors import ConfigError, field_error
 from mssim.rng import SeedTree
 
-__all__ = ["TASKS", "DEFAULT_TEST_FRACTION", "Task", "load_task", "classify", "accuracy", "encode_targets"]
+__all__ = ["TASKS", "DEFAULT_TEST_FRACTION", "Task", "load_task", "task_from_config", "synthetic_task", "classify",
+           "accuracy", "encode_targets"]
+
+#: Hidden width of the synthetic task's teacher network.
+TEACHER_HIDDEN = 16
 
 _OWNER = "load_task"
 
@@ -53,6 +66,7 @@ DEFAULT_TEST_FRACTION: dict[str, float | None] = {
     "breast_cancer": 0.3,
     "wine": 0.3,
     "digits": 0.3,
+    "synthetic": 0.3,
 }
 
 #: Names accepted by :func:`load_task`.
@@ -192,13 +206,16 @@ def load_task(
     test_fraction: float | None = None,
     target: float = 0.8,
     one_hot_binary: bool = False,
+    n_inputs: int | None = None,
+    n_outputs: int | None = None,
+    n_patterns: int | None = None,
 ) -> Task:
     """Load, scale and split a task.
 
     Parameters
     ----------
     name : str
-        One of ``"xor"``, ``"parity3"``, ``"iris"``, ``"breast_cancer"``,
+        One of ``"xor"``, ``"parity3"``, ``"iris"``, ``"breast_cancer"``, ``"synthetic"``,
         ``"wine"``, ``"digits"``.
     seed : int
         Root seed; the split uses ``SeedTree(seed).build_stream("data", "split")``.
@@ -211,6 +228,8 @@ def load_task(
     one_hot_binary : bool
         Give two-class sklearn tasks (breast_cancer) two one-hot outputs
         instead of one.
+    n_inputs, n_outputs, n_patterns : int, optional
+        Sizes of the ``"synthetic"`` task (required for it, refused otherwise).
 
     Returns
     -------
@@ -222,6 +241,14 @@ def load_task(
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not np.isfinite(target) or target <= 0:
         raise field_error(_OWNER, "target", "must be a positive finite number", target, "use e.g. target=0.8")
     target = float(target)
+
+    sizes = (n_inputs, n_outputs, n_patterns)
+    if name == "synthetic":
+        return synthetic_task(n_inputs, n_outputs, n_patterns, seed=seed, target=target,
+                              test_fraction=DEFAULT_TEST_FRACTION[name] if test_fraction is None else test_fraction)
+    if sizes != (None, None, None):
+        raise field_error(_OWNER, "n_inputs", f"sizes are for the synthetic task only (task is {name!r})", sizes,
+                          "drop n_inputs/n_outputs/n_patterns")
 
     if name in ("xor", "parity3"):
         if test_fraction is not None:
@@ -263,6 +290,60 @@ def load_task(
         index_train=_readonly(train, np.int64),
         index_test=_readonly(test, np.int64),
     )
+
+
+def task_from_config(data, seed: int) -> Task:
+    """The task a scenario's ``[data]`` section names (``components.training.config.DataConfig``)."""
+    kw = {}
+    if data.task == "synthetic":
+        kw = dict(n_inputs=data.n_inputs, n_outputs=data.n_outputs, n_patterns=data.n_patterns)
+    return load_task(data.task, seed=seed, test_fraction=data.test_fraction, target=data.target, **kw)
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise field_error(_OWNER, name, "must be a positive integer", value, f"set {name} for the synthetic task")
+    return int(value)
+
+
+def synthetic_task(n_inputs: int, n_outputs: int, n_patterns: int, *, seed: int, target: float = 0.8,
+                   test_fraction: float = 0.3) -> Task:
+    """A learnable task of any size, drawn from ``seed`` (see the module docstring).
+
+    ``n_patterns`` training patterns and ``round(test_fraction · n_patterns)`` (at least
+    1) test patterns; inputs uniform in [-1, 1]; labels from a fixed random
+    ``n_inputs``-16-``n_outputs`` tanh teacher.  Same seed, same bits.
+    """
+    n_in = _positive_int("n_inputs", n_inputs)
+    n_out = _positive_int("n_outputs", n_outputs)
+    n_tr = _positive_int("n_patterns", n_patterns)
+    if (isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float))
+            or not np.isfinite(test_fraction) or not 0.0 < test_fraction < 1.0):
+        raise field_error(_OWNER, "test_fraction", "must be strictly between 0 and 1", test_fraction,
+                          "use e.g. test_fraction=0.3")
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not np.isfinite(target) or target <= 0:
+        raise field_error(_OWNER, "target", "must be a positive finite number", target, "use e.g. target=0.8")
+    tree = SeedTree(seed)
+    n_te = max(1, int(round(test_fraction * n_tr)))
+    x = tree.build_stream("data", "synthetic").uniform(-1.0, 1.0, size=(n_tr + n_te, n_in))
+    rng = tree.build_stream("data", "teacher")
+    w1 = rng.normal(0.0, np.sqrt(3.0 / n_in), size=(n_in, TEACHER_HIDDEN))
+    b1 = rng.normal(0.0, 0.5, size=TEACHER_HIDDEN)
+    w2 = rng.normal(0.0, np.sqrt(1.0 / TEACHER_HIDDEN), size=(TEACHER_HIDDEN, n_out))
+    out = np.tanh(x @ w1 + b1) @ w2
+    if n_out == 1:
+        labels = (out[:, 0] > 0).astype(np.int64)
+        n_classes = 2
+    else:
+        labels = np.argmax(out, axis=1).astype(np.int64)
+        n_classes = n_out
+    y = encode_targets(labels, n_classes, n_out, float(target))
+    tr, te = np.arange(n_tr), np.arange(n_tr, n_tr + n_te)
+    return Task(name="synthetic", x_train=_readonly(x[tr], np.float64), y_train=_readonly(y[tr], np.float64),
+                labels_train=_readonly(labels[tr], np.int64), x_test=_readonly(x[te], np.float64),
+                y_test=_readonly(y[te], np.float64), labels_test=_readonly(labels[te], np.int64), n_inputs=n_in,
+                n_outputs=n_out, classes=tuple(range(n_classes)), target=float(target), has_test_split=True,
+                index_train=_readonly(tr, np.int64), index_test=_readonly(te, np.int64))
 
 
 def classify(outputs: np.ndarray, task: Task) -> np.ndarray:

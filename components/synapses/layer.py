@@ -452,16 +452,11 @@ class CrossbarLayer(AnalogBlock):
         self._need_devices().set_open(index)
         self._changed()
 
-    def scale_resistance(self, index, factor, lo=None, hi=None) -> None:
-        """Multiply the resistance of devices ``index`` by ``factor`` (clipped to ``[lo, hi]``); stuck
-        and open devices keep theirs (drift).  Takes effect now."""
+    def scale_resistance(self, index, factor) -> None:
+        """Multiply the resistance of devices ``index`` by ``factor`` within each device's range;
+        stuck and open devices keep theirs (drift, :meth:`DeviceArray.drift`).  Takes effect now."""
         self._sync()
-        arr = self._need_devices()
-        idx = np.asarray(index, dtype=np.int64)
-        r = arr.resistance()[idx] * np.asarray(factor, dtype=float)
-        if lo is not None:
-            r = np.clip(r, lo, hi)
-        arr.set_resistance_at(idx, r)
+        self._need_devices().drift(np.asarray(index, dtype=np.int64), factor)
         self._changed()
 
     def _changed(self) -> None:

@@ -68,9 +68,22 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     """Which task to learn and how to split it."""
 
-    task: Literal["xor", "parity3", "iris", "breast_cancer", "wine", "digits"] = "iris"
+    task: Literal["xor", "parity3", "iris", "breast_cancer", "wine", "digits", "synthetic"] = "iris"
     test_fraction: float | None = Field(default=None, gt=0, lt=1)
     target: float = Field(default=0.8, gt=0, le=1)
+    # task = "synthetic" only (scaling studies; components.learning.datasets.synthetic_task):
+    n_inputs: int | None = Field(default=None, ge=1, le=100000)
+    n_outputs: int | None = Field(default=None, ge=1, le=10000)
+    n_patterns: int | None = Field(default=None, ge=2, le=10**7)
+
+    @model_validator(mode="after")
+    def _synthetic_sizes(self):
+        sizes = (self.n_inputs, self.n_outputs, self.n_patterns)
+        if self.task == "synthetic" and None in sizes:
+            raise ValueError("task 'synthetic' needs n_inputs, n_outputs and n_patterns")
+        if self.task != "synthetic" and sizes != (None, None, None):
+            raise ValueError(f"n_inputs, n_outputs and n_patterns are for task 'synthetic' only (task is {self.task!r})")
+        return self
 
 
 class NetworkConfig(_Section):

@@ -1,0 +1,97 @@
+"""Scaling table: pattern updates/s and peak resident memory of chips of growing size on the synthetic
+task, plus the device-write cost per pattern of the largest.
+
+    python benchmarks/bench_scaling.py [--patterns N] [--sizes 4-8-3,64-16-10,...]
+
+Each size runs in its own process (``benchmarks/bench_training.py:chip_synthetic``) so that the peak
+RSS (ru_maxrss) is that chip's alone.  Default physics of scenarios/digits.toml (TEAM symmetric pairs,
+typical op-amps, 1 V writes); data.task = "synthetic" (inputs in [-1, 1], labels from a seeded teacher).
+The write part: one +1 V trapezoid (10 ns edges) of each PWM width class through the 784-100-10
+array (159,020 devices), the cost every pattern pays for its update pulse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SIZES = ("4-8-3", "64-16-10", "64-100-10", "784-100-10", "784-300-10")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _child(size: str, patterns: int) -> None:
+    sys.path.insert(0, HERE)
+    from bench_training import chip_synthetic
+    n_in, hid, n_out = (int(x) for x in size.split("-"))
+    out = chip_synthetic(n_in, hid, n_out, patterns)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def write_cost(n_devices: int = 159020, width: float = 1e-6) -> None:
+    """Wall time of one +1 V write trapezoid through a symmetric-TEAM pair array of the 784-100-10 size."""
+    from components.devices import DeviceArray, preset
+    from mssim import SeedTree
+    n_pairs = n_devices // 2
+    tree = SeedTree(0)
+    p = preset("team", "symmetric")
+    arr = DeviceArray(p, 2 * n_pairs, build_rng=tree.build_stream("b", "d2d"))
+    arr.set_state(np.arange(arr.n), p.from_u(tree.build_stream("b", "init").uniform(0.2, 0.8, arr.n)))
+    pos = np.arange(0, arr.n, 2, dtype=np.int64)
+    neg = pos + 1
+    v = tree.build_stream("b", "sign").choice([-1.0, 1.0], n_pairs)
+    z = np.zeros(n_pairs)
+    u0 = arr.u.copy()
+    best = {"3 apply_pair calls": np.inf, "1 apply_pair_pulse call": np.inf}
+    for rep in range(3):
+        arr.set_state(np.arange(arr.n), p.from_u(u0))
+        t0 = time.perf_counter()
+        arr.apply_pair(z, v, 10e-9, pos, neg)
+        arr.apply_pair(v, v, width, pos, neg)
+        arr.apply_pair(v, z, 10e-9, pos, neg)
+        best["3 apply_pair calls"] = min(best["3 apply_pair calls"], time.perf_counter() - t0)
+        three = arr.u.copy()
+        arr.set_state(np.arange(arr.n), p.from_u(u0))
+        t0 = time.perf_counter()
+        arr.apply_pair_pulse(v, width, 10e-9, 10e-9, pos, neg)
+        best["1 apply_pair_pulse call"] = min(best["1 apply_pair_pulse call"], time.perf_counter() - t0)
+        assert np.array_equal(three, arr.u)
+    for label, dt in best.items():
+        print(f"write pulse (+-1 V, {width * 1e6:g} us flat, 10 ns edges) through {arr.n} devices (784-100-10), "
+              f"{label}: {dt * 1e3:.1f} ms -> {arr.n / dt:.3g} device-pulses/s", flush=True)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patterns", type=int, default=20)
+    ap.add_argument("--sizes", default=",".join(SIZES))
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        _child(args.child, args.patterns)
+        return
+    rows = []
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for size in args.sizes.split(","):
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", size, "--patterns",
+                               str(args.patterns)], capture_output=True, text=True, cwd=ROOT, env=env)
+        res = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not res:
+            print(f"{size}: failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        rows.append(json.loads(res[-1][7:]))
+        print(proc.stdout.replace(res[-1], "").strip(), flush=True)
+    print("\n| chip | devices | pattern updates/s | peak RSS (MiB) |\n|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['size']} | {r['devices']:,} | {r['updates_per_s']:.1f} | {r['peak_rss_mib']:.0f} |")
+    write_cost()
+
+
+if __name__ == "__main__":
+    main()
