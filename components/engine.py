@@ -109,10 +109,9 @@ def _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn,
 
 
 @njit(cache=True)
-def _static_j(y, po, n_out, act_c, vsat, sgn, d, ep, off_sub):
+def _static_j(y, po, n_out, act_c, vsat, sgn, d, ep, off_sub, o):
     """Settled J (V) of the error circuit for op-amp outputs y[po:po+n_out] and targets d
-    (:func:`components.errorcircuits.error_j` of the activated outputs)."""
-    o = np.empty(n_out)
+    (:func:`components.errorcircuits.error_j` of the activated outputs; ``o`` is a work buffer)."""
     for j in range(n_out):
         o[j] = _act(sgn * y[po + j], act_c, vsat)
     return error_j(o, d, ep, off_sub)
@@ -181,6 +180,7 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
     last = L - 1
     po_last = y_off[last]
     cur0 = np.empty(n_l[0])
+    obuf = np.empty(n_l[last])
     for j in range(n_l[0]):
         cur0[j] = 0.0 if writing[0] else I0[j]
     for l in range(last):
@@ -192,7 +192,7 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
                 acc[1, q] = 0.0
                 acc[2, q] = v_a[q]
                 acc[3, q] = v_a[q]
-    j_a = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
+    j_a = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub, obuf)
     recording = rec.shape[0] > 0
     t = 0.0
     steps = 0
@@ -264,7 +264,7 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
                     if vb > acc[3, q]:
                         acc[3, q] = vb
         # error circuit: one lumped pole toward the static J of the outputs (linear over the sub-step)
-        j_b = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
+        j_b = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub, obuf)
         yj_old = state[0]
         sl = (j_b - j_a) / h
         cq = 0.0
@@ -441,8 +441,9 @@ def _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat
             else:
                 yn[q] = _clip(yn[q] + noise[q], lo[l], hi[l])
     last = L - 1
-    j0 = _static_j(y, y_off[last], n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
-    j1 = _static_j(yn, y_off[last], n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub)
+    obuf = np.empty(n_l[last])
+    j0 = _static_j(y, y_off[last], n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub, obuf)
+    j1 = _static_j(yn, y_off[last], n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub, obuf)
     return j1 - j0 + n_err
 
 
