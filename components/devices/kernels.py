@@ -190,6 +190,8 @@ def _deriv1(model, P, k, mode, u, s, a0, a1, cap, lo, hi):
     """(du/dt, power) at fractional time s in [0, 1] of the segment."""
     uc = _clamp(u, lo, hi)
     d = a0 + (a1 - a0) * s
+    if mode == 0 and model == MODEL_TEAM and P[k, P_IV] == 0.0 and P[k, P_WIN] == WIN_NONE:
+        return _team_lin_rate1(P, k, uc, d, cap)
     if mode == 0:
         v = d
         i = current_of(model, P, k, uc, v)
@@ -572,6 +574,14 @@ def _team_rate(P, k, d, cap):
     if r < -cap:
         return -cap
     return r
+
+
+@njit(cache=True)
+def _team_lin_rate1(P, k, uc, v, cap):
+    """(du/dt, power) of one TEAM device with linear I-V and no window under voltage v: bit-identical
+    to the general path (current_of, dudt with window factor 1.0), without its calls."""
+    i = v / (P[k, P_RON] + (P[k, P_ROFF] - P[k, P_RON]) * uc)
+    return _team_rate(P, k, i, cap), v * i
 
 
 @njit(cache=True)
