@@ -190,6 +190,8 @@ def _deriv1(model, P, k, mode, u, s, a0, a1, cap, lo, hi):
     """(du/dt, power) at fractional time s in [0, 1] of the segment."""
     uc = _clamp(u, lo, hi)
     d = a0 + (a1 - a0) * s
+    if mode == 0 and model == MODEL_TEAM and P[k, P_IV] == 0.0 and P[k, P_WIN] == WIN_NONE:
+        return _team_lin_rate1(P, k, uc, d, cap)
     if mode == 0:
         v = d
         i = current_of(model, P, k, uc, v)
@@ -394,8 +396,12 @@ def _rate_c(single, model, P, kp, kn, mpos, mode, u, uo, V, cap, lo, hi):
         return _deriv1(model, P, kp, mode, u, 0.0, V, V, cap, lo, hi)
     if mpos:
         i, vp = pair_current(model, P, kp, kn, u, uo, V)
+        if model == MODEL_TEAM and P[kp, P_WIN] == WIN_NONE:  # same arithmetic as dudt, without the call
+            return _team_rate(P, kp, i, cap), V * i
         return dudt(model, P, kp, u, vp, i, cap), V * i
     i, vp = pair_current(model, P, kp, kn, uo, u, V)
+    if model == MODEL_TEAM and P[kn, P_WIN] == WIN_NONE:
+        return _team_rate(P, kn, -i, cap), V * i
     return dudt(model, P, kn, u, vp - V, -i, cap), V * i
 
 
@@ -555,10 +561,46 @@ def pair_current(model, P, kp, kn, up, un, v):
 
 
 @njit(cache=True, inline="always")
+def _team_rate(P, k, d, cap):
+    """dudt of a TEAM device without window for current d (the same arithmetic as :func:`dudt`)."""
+    if d > P[k, P_THUP]:
+        r = P[k, P_KUP] * _ipow(d / P[k, P_THUP] - 1.0, P[k, P_AUP])
+    elif d < P[k, P_THDOWN]:
+        r = P[k, P_KDOWN] * _ipow(d / P[k, P_THDOWN] - 1.0, P[k, P_ADOWN])
+    else:
+        return 0.0
+    if r > cap:
+        return cap
+    if r < -cap:
+        return -cap
+    return r
+
+
+@njit(cache=True)
+def _team_lin_rate1(P, k, uc, v, cap):
+    """(du/dt, power) of one TEAM device with linear I-V and no window under voltage v: bit-identical
+    to the general path (current_of, dudt with window factor 1.0), without its calls."""
+    i = v / (P[k, P_RON] + (P[k, P_ROFF] - P[k, P_RON]) * uc)
+    return _team_rate(P, k, i, cap), v * i
+
+
+@njit(cache=True)
+def _team_lin_rates2(P, kp, kn, u1c, u2c, v, cap):
+    """(du1/dt, du2/dt, power) of a TEAM pair with linear I-V and no window: bit-identical to the general
+    path (window factor 1.0), without its per-device calls; most write time of the default physics."""
+    rp = P[kp, P_RON] + (P[kp, P_ROFF] - P[kp, P_RON]) * u1c
+    i = v / (rp + (P[kn, P_RON] + (P[kn, P_ROFF] - P[kn, P_RON]) * u2c))
+    return _team_rate(P, kp, i, cap), _team_rate(P, kn, -i, cap), v * i
+
+
+@njit(cache=True, inline="always")
 def _deriv2(model, P, kp, kn, u1, u2, s, a0, a1, cap, lo1, hi1, lo2, hi2):
     u1c = _clamp(u1, lo1, hi1)
     u2c = _clamp(u2, lo2, hi2)
     v = a0 + (a1 - a0) * s
+    if (model == MODEL_TEAM and P[kp, P_IV] == 0.0 and P[kn, P_IV] == 0.0 and P[kp, P_WIN] == WIN_NONE
+            and P[kn, P_WIN] == WIN_NONE):
+        return _team_lin_rates2(P, kp, kn, u1c, u2c, v, cap)
     i, vp = pair_current(model, P, kp, kn, u1c, u2c, v)
     r1 = dudt(model, P, kp, u1c, vp, i, cap)
     r2 = dudt(model, P, kn, u2c, vp - v, -i, cap)
