@@ -167,13 +167,13 @@ def mssim_step_trace(scn, K: int = 0, *, weights=None) -> tuple[StepTrace, objec
     (StepTrace, TrainingRun)
         The trace and the run (its ``chip`` holds the parameters the netlist uses).
     """
-    from ..learning import load_task
+    from ..learning.datasets import task_from_config
     from ..training.trainer import TrainingRun
 
     if K < 0:
         raise ConfigError(f"--pattern: must be a non-negative training pattern index (got {K})")
     d = scn.data
-    task = load_task(d.task, seed=scn.seed, test_fraction=d.test_fraction, target=d.target)
+    task = task_from_config(d, scn.seed)
     n_train = task.x_train.shape[0]
     scn = _prepare(scn, K, n_train)
     if scn.training.algorithm != "wsp":

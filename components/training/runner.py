@@ -130,11 +130,10 @@ def _prefixed(exc: Exception, source: str) -> str:
 def build_run(scn: Scenario, source: str, *, record_pattern: int | None = None, progress: bool = False) -> TrainingRun:
     """Everything a run does before its first event: memory estimate, the chip (devices, synapses,
     op-amps, circuits, calibration) and the checks against it.  Errors name ``source``."""
-    from ..learning import load_task
+    from ..learning.datasets import task_from_config
 
-    d = scn.data
     try:
-        task = load_task(d.task, seed=scn.seed, test_fraction=d.test_fraction, target=d.target)
+        task = task_from_config(scn.data, scn.seed)
     except ConfigError as exc:
         raise ConfigError(_prefixed(exc, source)) from None
     sizes = (task.n_inputs, *scn.network.hidden, task.n_outputs)

@@ -25,7 +25,8 @@ from mssim.units import TICK, parse_quantity, to_seconds, to_ticks
 
 from ..devices import preset
 from ..errorcircuits import ComparatorParams, ErrorCircuitParams, PWMParams, SampleHoldParams
-from ..learning import init_weights, load_task
+from ..learning import init_weights
+from ..learning.datasets import task_from_config
 from ..neurons import NeuronParams
 from ..opamp import OpAmpParams
 from ..pulses import PulseParams
@@ -171,8 +172,7 @@ class TrainingRun:
         t = scn.timing
         d = scn.data
         # ``task`` lets scripts and benchmarks train on their own data (a components.learning.Task).
-        self.task = task if task is not None else load_task(d.task, seed=scn.seed, test_fraction=d.test_fraction,
-                                                            target=d.target)
+        self.task = task if task is not None else task_from_config(d, scn.seed)
         sizes = (self.task.n_inputs, *scn.network.hidden, self.task.n_outputs)
         self.sizes = sizes
         _refuse_inert(scn)
