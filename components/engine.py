@@ -53,6 +53,7 @@ import math
 import numpy as np
 from numba import njit
 
+from mssim.errors import SimulationError
 from mssim.probe import Probe
 from mssim.units import TICK
 
@@ -861,9 +862,29 @@ class AnalogEngine:
                                self.rf, self.lo, self.hi, self.act, self.vsat, self.sgn, self.scale, self.stuck,
                                noise, self.d, self.ep, self.off_sub, draws[self.n_tot] * self.err_noise))
 
+    def _check_finite(self, j: float, what: str) -> None:
+        """Stop with a SimulationError naming the first block and index that went non-finite."""
+        if math.isfinite(j):
+            return
+        where = what
+        for l in range(self.L):
+            s = slice(self.y_off[l], self.y_off[l] + self.n_l[l])
+            bad = np.flatnonzero(~np.isfinite(self.G[self.G_off[l]: self.G_off[l] + self.n_in_l[l] * self.n_l[l]]))
+            if bad.size:
+                i = int(bad[0])
+                where = f"xbar{l} transfer conductance [{i // self.n_l[l]}, {i % self.n_l[l]}]"
+                break
+            bad = np.flatnonzero(~np.isfinite(self.y[s]))
+            if bad.size:
+                where = f"neuron{l} output [{int(bad[0])}]"
+                break
+        raise SimulationError(f"{where} became non-finite ({what} = {j!r}) at simulated time {self.env.now * TICK:.6g} s; "
+                              "check the scenario's extreme values (read voltage, gains, rails)")
+
     def hold(self) -> None:
         """The sample-and-hold holds now: it captures J (with this instant's noise) plus the pedestal."""
         self.advance_to(self.env.now)
+        self._check_finite(float(self.state[0]), "J at the hold")
         if not self.holding:
             lo, hi = self.shp[2], self.shp[3]
             self.state[1] = min(max(self.state[1] + self._noise() + self.sh_pedestal, lo), hi)
@@ -885,6 +906,7 @@ class AnalogEngine:
         """The live J (V) at the error circuit's output now, with this instant's noise."""
         self.advance_to(self.env.now)
         j = float(self.state[0]) + self._noise()
+        self._check_finite(j, "J1")
         return float(min(max(j, self.ep[10]), self.ep[11]))
 
     def outputs(self, layer: int | None = None) -> np.ndarray:

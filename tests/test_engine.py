@@ -288,3 +288,13 @@ def test_wearout_and_read_disturb_go_to_the_event_log():
     # and a threshold device read gently logs none
     res = TrainingRun(_xor(training={"epochs": 1})).run()
     assert not [e for e in res.events if e["kind"] in ("read_disturb", "wearout")]
+
+
+def test_a_non_finite_state_names_the_block_and_index():
+    from mssim.errors import SimulationError
+
+    run = TrainingRun(_xor())
+    run.sim.env.run(until=to_ticks(5e-6))
+    run.engine.y[1] = np.nan
+    with pytest.raises(SimulationError, match=r"neuron0 output \[1\] became non-finite .* simulated time"):
+        run.sim.env.run(until=to_ticks(40e-6))
