@@ -445,8 +445,10 @@ class ComparatorParams:
     """Total hysteresis width (V): the threshold moves by -h/2 after a +1, +h/2 after a -1."""
     noise_c2c: float = 0.0
     """Input-referred RMS noise per decision (V)."""
-    e_decision: float = 0.0
-    """Energy per decision (J)."""
+    e_decision: float = 100e-15
+    """Energy per decision (J).  Default 100 fJ: a StrongARM latch comparator charges and discharges
+    of the order of 100 fF at 1 V per decision (B. Razavi, "The StrongARM latch", IEEE Solid-State
+    Circuits Magazine 7(2), 2015); an order-of-magnitude estimate, set it for your design."""
 
     def __post_init__(self) -> None:
         o = "ComparatorParams"
@@ -538,8 +540,10 @@ class PWMParams:
     """Widths under ``t_min``: ``"zero"`` drops the pulse, ``"min"`` stretches it to ``t_min``."""
     rounding: str = "round"
     """Clock quantisation: ``"round"``, ``"floor"`` or ``"ceil"``."""
-    e_conversion: float = 0.0
-    """Energy per conversion (J)."""
+    e_conversion: float = 1e-12
+    """Energy per conversion (J).  Default 1 pJ: a counter-based digital PWM (a ~10-bit counter and
+    comparator, ~100 fF switched at 1 V per bit and period, over a few periods); an
+    order-of-magnitude estimate, set it for your design."""
 
     def __post_init__(self) -> None:
         o = "PWMParams"

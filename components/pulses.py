@@ -58,8 +58,10 @@ class PulseParams:
     """RMS timing jitter of each edge, independent per pulse (s)."""
     amplitude_c2c: float = 0.0
     """Relative RMS amplitude noise, independent per pulse and line (dimensionless)."""
-    c_load: float = 0.0
-    """Capacitance of each driven line (F); the source draws ``c_load*V**2`` per pulse and line."""
+    c_load: float = 1e-12
+    """Capacitance of each driven line (F); the source draws ``c_load*V**2`` per pulse and line.
+    Default 1 pF: a global on-chip write line of a few mm at ~0.2 fF/µm (typical wire capacitance
+    of a CMOS metal layer); an order-of-magnitude estimate, set it for your layout."""
 
     def __post_init__(self) -> None:
         o = "PulseParams"

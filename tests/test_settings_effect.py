@@ -57,15 +57,16 @@ FIELDS = [
     ("circuit.sample_hold.pedestal", 1e-3, {}),
     ("circuit.comparator.offset", 5e-3, {}), ("circuit.comparator.offset_d2d", 0.05, {}),
     ("circuit.comparator.hysteresis", 5e-3, {}), ("circuit.comparator.noise_c2c", 0.05, {}),
-    ("circuit.comparator.e_decision", 1e-12, {}),
+    ("circuit.comparator.e_decision", 3e-12, {}),
     ("circuit.pulse.jitter_c2c", 2e-9, {}), ("circuit.pulse.amplitude_c2c", 0.05, {}),
-    ("circuit.pulse.c_load", 1e-12, {}), ("circuit.pulse.min_width", 5e-8, {}),
+    ("circuit.pulse.c_load", 3e-12, {}), ("circuit.pulse.min_width", 5e-8, {}),
     # timing
     ("timing.t_settle", "15us", {}), ("timing.rise", "20ns", {}), ("timing.fall", "20ns", {}),
     ("timing.gap", "2us", {}), ("timing.clock", "10ns", {}), ("timing.t_max", "100ns", {}),
     ("timing.t_min", "500ns", {}), ("timing.v_write", 1.1, {}), ("timing.v_pert", 1.1, {"training.perturbation": "written"}),
     ("timing.t_pert", "30ns", {"training.perturbation": "written"}),
     ("timing.width_scale", 1.5, {}),
+    ("circuit.pwm.e_conversion", 3e-12, {}),
 ]
 
 #: Accepted by the blocks for hand-built circuits but meaningless in a chip: refused in scenarios.

@@ -150,6 +150,9 @@ class CircuitConfig(_Section):
     sample_hold: dict[str, Any] = Field(default_factory=dict)
     comparator: dict[str, Any] = Field(default_factory=dict)
     pulse: dict[str, Any] = Field(default_factory=dict)
+    pwm: dict[str, Any] = Field(default_factory=dict)
+    """``PWMParams`` fields other than those the timing section sets (gain, clock, t_min, t_max):
+    ``e_conversion``, ``below_min``, ``rounding``."""
 
 
 class TrainingConfig(_Section):
@@ -388,7 +391,7 @@ def check_parameter_keys(scn: Scenario, source: str) -> None:
     from dataclasses import fields
 
     from ..devices import MODELS
-    from ..errorcircuits import ComparatorParams, ErrorCircuitParams, SampleHoldParams
+    from ..errorcircuits import ComparatorParams, ErrorCircuitParams, PWMParams, SampleHoldParams
     from ..opamp import OpAmpParams
     from ..pulses import PulseParams
     from ..synapses import SynapseParams
@@ -399,9 +402,16 @@ def check_parameter_keys(scn: Scenario, source: str) -> None:
               ("circuit.error", ErrorCircuitParams, scn.circuit.error),
               ("circuit.sample_hold", SampleHoldParams, scn.circuit.sample_hold),
               ("circuit.comparator", ComparatorParams, scn.circuit.comparator),
-              ("circuit.pulse", PulseParams, scn.circuit.pulse)]
+              ("circuit.pulse", PulseParams, scn.circuit.pulse),
+              ("circuit.pwm", PWMParams, scn.circuit.pwm)]
     for where, cls, table in tables:
         known = [f.name for f in fields(cls) if f.init]
+        if where == "circuit.pwm":  # the timing section sets these
+            for key in ("gain", "clock", "t_min", "t_max"):
+                if key in table:
+                    raise ConfigError(f"{source}: circuit.pwm.{key}: set by the timing section "
+                                      f"({'training.alpha' if key == 'gain' else 'timing.' + key}); remove it here")
+            known = [k for k in known if k not in ("gain", "clock", "t_min", "t_max")]
         for key in table:
             if key in known:
                 continue

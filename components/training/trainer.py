@@ -200,7 +200,7 @@ class TrainingRun:
         clock = t.clock if t.clock > 0 else TICK
         # SPSA halves it per step; timing.width_scale stretches every update width
         gain = t.width_scale * tr.alpha / (tr.c * self.calibration["kappa_per_s"] * j_scale)
-        pwm = _params("timing", PWMParams, {}, gain=gain, clock=clock, t_min=t.t_min, t_max=t.t_max)
+        pwm = _params("circuit.pwm", PWMParams, cc.pwm, gain=gain, clock=clock, t_min=t.t_min, t_max=t.t_max)
         kp = self.calibration["kappa_pert_per_s"]
         if t.t_pert is not None:
             kp = tr.c / t.t_pert  # a fixed perturbation width: the controller asks for c at this rate
@@ -263,6 +263,7 @@ class TrainingRun:
     def _on_epoch(self, epoch: int) -> bool:
         tr = self.scn.training
         last = epoch == tr.epochs - 1
+        widths = self._width_stats(epoch)  # every epoch: its event and warnings
         if (epoch + 1) % tr.eval_every and not last:
             return False
         eb = self.chip.energy_breakdown()
@@ -270,7 +271,7 @@ class TrainingRun:
                "energy_read_j": eb["crossbar_read"], "energy_write_j": eb["crossbar_write"],
                "energy_static_j": float(sum(eb.values())) - eb["crossbar_read"] - eb["crossbar_write"],
                "write_pulses": self.controller.update_pulses + self.controller.pert_pulses,
-               **self._width_stats(epoch)}
+               **widths}
         self.history.append(row)
         if self._progress is not None:
             self._progress.update(epoch + 1 - self._progress.n)
@@ -281,7 +282,8 @@ class TrainingRun:
     def _width_stats(self, epoch: int) -> dict[str, float]:
         """Update-pulse widths of this epoch as the PWM chose them: median, min and max (s) of the
         non-zero ones, the fraction rounded to zero clock periods and the fraction clipped at
-        t_max.  More than 5 % zero or clipped gives one warning (events.jsonl, metrics.json)."""
+        t_max (an "update_widths" entry in events.jsonl every epoch).  More than 5 % zero or
+        clipped gives one warning (events.jsonl, metrics.json)."""
         w = np.asarray(self.controller.widths, dtype=np.int64)
         tmax = self.controller.pwm.params.t_max_ticks
         nz = w[w > 0]
@@ -291,6 +293,9 @@ class TrainingRun:
               "width_max_s": float(nz.max()) * TICK if nz.size else 0.0,
               "width_frac_zero": float(np.count_nonzero(w == 0)) / n,
               "width_frac_clipped": float(np.count_nonzero(w >= tmax)) / n}
+        if len(w):
+            self.sim.log("update_widths", epoch=epoch + 1, pulses=int(len(w)), zero=int(np.count_nonzero(w == 0)),
+                         clipped=int(np.count_nonzero(w >= tmax)), median_s=st["width_median_s"])
         for key, what, fix in (("width_frac_zero", "rounded to zero clock periods",
                                 "use a finer timing.clock, a larger training.alpha or a lower timing.v_write"),
                                ("width_frac_clipped", "clipped at timing.t_max",
@@ -367,7 +372,7 @@ class TrainingRun:
             "t_max_s": self.controller.pwm.params.t_max_ticks * TICK,
             "warnings": len(self.warnings),
             "warning_messages": list(self.warnings),
-            "warning_summary": [f"in {n} evaluated epoch(s) from epoch {first}, more than 5 % (up to {100 * w:.0f} %) of "
+            "warning_summary": [f"in {n} epoch(s) from epoch {first}, more than 5 % (up to {100 * w:.0f} %) of "
                                 f"the update pulses were {what}; {fix}"
                                 for what, (n, first, w, fix) in self._warn_kinds.items()],
             "real_time_factor": (self.sim.now_s / wall) if wall > 0 else None,
