@@ -139,6 +139,27 @@ def _currents_from(l, v, y_off, n_l, n_in_l, G, G_off, writing, vbias, out):
 
 
 @njit(cache=True)
+def _stage_current(y, i_in, ng, rf):
+    """Current out of a summer's output pin: ``(y - v-)/R_f`` with ``v- = (I·R_f + y)/NG``."""
+    return y * (1.0 - 1.0 / ng) / rf - i_in / ng
+
+
+@njit(cache=True)
+def _rec_row(rec, rec_n, t, y, state):
+    """Append [t, y..., yj, ysh] to the recording buffer (while it has room)."""
+    r = rec_n[0]
+    if r >= rec.shape[0]:
+        return
+    n = y.shape[0]
+    rec[r, 0] = t
+    for q in range(n):
+        rec[r, 1 + q] = y[q]
+    rec[r, 1 + n] = state[0]
+    rec[r, 2 + n] = state[1]
+    rec_n[0] = r + 1
+
+
+@njit(cache=True)
 def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf, slew, lo,
                hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, holding, shp, sup, acc, rec, rec_n,
                reset_acc):
@@ -247,12 +268,8 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
                     if dd > moved:
                         moved = dd
                 y[q] = y1
-                if vp != 0.0 or vn != 0.0:
-                    # output-stage current (y - v-)/R_f with v- = (I*R_f + y)/NG, trapezoid in time
-                    ing = 1.0 / ng[q]
-                    ia = y0 * (1.0 - ing) / rfl - cur_a[j] * ing
-                    ib = y1 * (1.0 - ing) / rfl - cur[j] * ing
-                    qc = 0.5 * (ia + ib) * h
+                if vp != 0.0 or vn != 0.0:  # trapezoid in time
+                    qc = 0.5 * (_stage_current(y0, cur_a[j], ng[q], rfl) + _stage_current(y1, cur[j], ng[q], rfl)) * h
                     e_load += qc * (vp if qc > 0.0 else vn)
                 if l < last:
                     va = v_a[q]
@@ -301,14 +318,8 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
                 v_a[q] = v_b[q]
         t += h
         steps += 1
-        if recording and rec_n[0] < rec.shape[0]:
-            r = rec_n[0]
-            rec[r, 0] = t
-            for q in range(n_tot):
-                rec[r, 1 + q] = y[q]
-            rec[r, 1 + n_tot] = state[0]
-            rec[r, 2 + n_tot] = state[1]
-            rec_n[0] = r + 1
+        if recording:
+            _rec_row(rec, rec_n, t, y, state)
         # the next sub-step from this one's error estimate (the first one only measures slopes)
         if h_prev > 0.0:
             if err > 0.0:
@@ -339,21 +350,14 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
                     for j in range(n_l[l]):
                         q = po + j
                         if vp != 0.0 or vn != 0.0:
-                            ing = 1.0 / ng[q]
-                            qc = (y[q] * (1.0 - ing) / rf[l] - cur[j] * ing) * rest
+                            qc = _stage_current(y[q], cur[j], ng[q], rf[l]) * rest
                             e_load += qc * (vp if qc > 0.0 else vn)
                         if l < last:
                             vb = v_a[q]
                             acc[0, q] += vb * rest
                             acc[1, q] += vb * vb * rest
-                if recording and rec_n[0] < rec.shape[0]:
-                    r = rec_n[0]
-                    rec[r, 0] = T
-                    for q in range(n_tot):
-                        rec[r, 1 + q] = y[q]
-                    rec[r, 1 + n_tot] = state[0]
-                    rec[r, 2 + n_tot] = state[1]
-                    rec_n[0] = r + 1
+                if recording:
+                    _rec_row(rec, rec_n, T, y, state)
             break
     acc[4, 0] += e_load
     return steps

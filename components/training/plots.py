@@ -47,6 +47,11 @@ def learning_curve(history: Sequence[dict[str, Any]], path: str | Path, title: s
     a2.legend(loc="lower right")
     if title:
         fig.suptitle(title)
+    return _save(plt, fig, path)
+
+
+def _save(plt, fig, path) -> Path:
+    """Lay out, write and close a figure; returns its path."""
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
@@ -88,11 +93,7 @@ def weight_maps(weights: Sequence[np.ndarray], conductances: Sequence[tuple[np.n
                 axes[r, l].set_ylabel("output")
                 _integer_ticks(axes[r, l], np.asarray(g).shape)
                 fig.colorbar(im, ax=axes[r, l])
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def weight_histogram(weights: Sequence[np.ndarray], path: str | Path) -> Path:
@@ -104,11 +105,7 @@ def weight_histogram(weights: Sequence[np.ndarray], path: str | Path) -> Path:
     ax.set_xlabel("weight")
     ax.set_ylabel("count")
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 #: (quantity, unit, drawn as) of each recorded signal: "step" for values set at instants (the
@@ -159,11 +156,7 @@ def step_waveforms(signals: dict[str, tuple[np.ndarray, np.ndarray]], path: str 
             ax.legend(fontsize=6, ncol=min(k_max, 6), loc="upper right", title=name, title_fontsize=6)
     axes[-1, 0].set_xlabel("time (µs)")
     fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def width_histogram(widths_s: Sequence[float], path: str | Path, t_max_s: float | None = None) -> Path:
@@ -180,11 +173,7 @@ def width_histogram(widths_s: Sequence[float], path: str | Path, t_max_s: float 
     ax.set_xlabel("update pulse width (ns)")
     ax.set_ylabel("pulses")
     ax.set_title(f"{int(np.count_nonzero(w == 0))} of {w.size} rounded to zero", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def energy_breakdown(breakdown: dict[str, float], path: str | Path) -> Path:
@@ -198,8 +187,4 @@ def energy_breakdown(breakdown: dict[str, float], path: str | Path) -> Path:
     ax.set_xlabel("energy (J)")
     total = float(vals.sum())
     ax.set_title(f"total {total:.3g} J", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
