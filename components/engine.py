@@ -86,30 +86,6 @@ _clip = clip1
 
 
 @njit(cache=True)
-def _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0, out):
-    """Short-circuit currents into layer l from the present outputs of layer l-1 (or I0 for l = 0)."""
-    n = n_l[l]
-    if writing[l]:
-        for j in range(n):
-            out[j] = 0.0
-        return
-    if l == 0:
-        for j in range(n):
-            out[j] = I0[j]
-        return
-    m = n_in_l[l] - 1
-    base = G_off[l]
-    po = y_off[l - 1]
-    for j in range(n):
-        out[j] = vbias * G[base + m * n + j]
-    for i in range(m):
-        v = _act(sgn[l - 1] * y[po + i], act[l - 1], vsat[l - 1]) * scale[l - 1]
-        row = base + i * n
-        for j in range(n):
-            out[j] += v * G[row + j]
-
-
-@njit(cache=True)
 def _static_j(y, po, n_out, act_c, vsat, sgn, d, ep, off_sub, o):
     """Settled J (V) of the error circuit for op-amp outputs y[po:po+n_out] and targets d
     (:func:`components.errorcircuits.error_j` of the activated outputs; ``o`` is a work buffer)."""
@@ -467,17 +443,14 @@ def _settle_batch(V0, n_l, n_in_l, y_off, G, G_off, k, ng, off, stuck, rf, lo, h
         if n_l[l] > nmax:
             nmax = n_l[l]
     cur = np.empty(nmax)
-    I0 = np.empty(n_l[0])
+    v = np.empty(n_tot)  # attenuated activated outputs, what the next crossbar reads
     writing = np.zeros(L, dtype=np.bool_)
-    m0 = n_in_l[0]
     for b in range(B):
-        for j in range(n_l[0]):
-            s = 0.0
-            for i in range(m0):
-                s += V0[b, i] * G[G_off[0] + i * n_l[0] + j]
-            I0[j] = s
         for l in range(L):
-            _layer_currents(l, y, y_off, n_l, n_in_l, G, G_off, writing, act, vsat, sgn, scale, vbias, I0, cur)
+            if l == 0:
+                _first_currents(V0[b], G, n_in_l[0], n_l[0], cur)
+            else:
+                _currents_from(l, v, y_off, n_l, n_in_l, G, G_off, writing, vbias, cur)
             po = y_off[l]
             for j in range(n_l[l]):
                 q = po + j
@@ -485,6 +458,7 @@ def _settle_batch(V0, n_l, n_in_l, y_off, G, G_off, k, ng, off, stuck, rf, lo, h
                     y[q] = stuck[q]
                 else:
                     y[q] = _clip(summer_target(k[q], off[q], ng[q], rf[l], cur[j]), lo[l], hi[l])
+                v[q] = _act(sgn[l] * y[q], act[l], vsat[l]) * scale[l]
         pl = y_off[L - 1]
         for j in range(n_last):
             out[b, j] = _act(sgn[L - 1] * y[pl + j], act[L - 1], vsat[L - 1])
