@@ -283,7 +283,7 @@ class FaultInjector:
     def _inject(self, f: _Fault, layer: int, idx: np.ndarray, cause: str) -> None:
         if len(idx) == 0:
             return
-        k, now = f.kind, self.env.now
+        k = f.kind
         if k in _DEVICE:
             # the crossbar's fault methods bring the chip up to now under the old states first
             xb = self.chip.crossbars[layer]

@@ -41,7 +41,6 @@ import numpy as np
 
 from mssim import BuildContext, Component, Port
 from mssim.errors import ConfigError
-from mssim.units import TICK
 
 from ..errorcircuits import PWMParams
 from ..synapses import WEIGHT_INCREASING_POLARITY as WIP
@@ -323,7 +322,6 @@ class Controller(Component):
         yield env.timeout(cfg.t_settle)
         self._set_phase("sample_j0")
         self.hold_j0()
-        j0 = self.held_j0()
         grads = np.empty(n)
         e = np.zeros(n)
         self._set_phase("perturb")
