@@ -141,9 +141,10 @@ def test_held_j0_droops_at_the_closed_form_rate():
 
 
 def test_opamp_output_noise_gives_j_the_expected_rms():
-    """Output layer only (no hidden layer), linear activation: J = c·Σ(e - n)² + n_sum, so
-    ΔJ has mean c·n·σ² and variance c²·Σ(4e²σ² + 2σ⁴) + σ² exactly."""
-    sigma = 0.01
+    """Output layer only (no hidden layer), linear activation: J = c·Σ(e - n)² + n_sum, so the
+    neurons' noise gives ΔJ a mean c·n·σ² and a variance c²·Σ(4e²σ² + 2σ⁴), the J summer's own
+    noise a variance σ², exactly; checked apart and together."""
+    sigma = 0.05
     scn = _xor(network={"hidden": []}, neuron={"activation": "linear", "opamp_params": {"noise_c2c": sigma}})
     run = TrainingRun(scn)
     eng = run.engine
@@ -153,13 +154,40 @@ def test_opamp_output_noise_gives_j_the_expected_rms():
     c = ep[4] * 0.5 * ep[5] * ep[3] * (ep[0] * ep[1]) ** 2
     o = eng.outputs()
     e = eng.d - o
-    draws = np.array([eng._noise() for _ in range(20000)])
-    var = c * c * np.sum(4 * e * e * sigma ** 2 + 2 * sigma ** 4) + sigma ** 2
-    assert draws.mean() == pytest.approx(c * o.size * sigma ** 2, abs=4 * math.sqrt(var / draws.size))
-    assert draws.std() == pytest.approx(math.sqrt(var), rel=0.03)
+    n = 20000
+    var_neurons = c * c * np.sum(4 * e * e * sigma ** 2 + 2 * sigma ** 4)
+
+    def draws():
+        return np.array([eng._noise() for _ in range(n)])
+
+    keep = eng.err_noise
+    eng.err_noise = 0.0  # the neurons' noise alone
+    d = draws()
+    assert d.mean() == pytest.approx(c * o.size * sigma ** 2, abs=5 * math.sqrt(var_neurons / n))
+    assert d.std() == pytest.approx(math.sqrt(var_neurons), rel=0.04)
+    eng.err_noise, sig = keep, eng.noise_sigma.copy()
+    eng.noise_sigma[:] = 0.0  # the summer's alone
+    assert draws().std() == pytest.approx(keep, rel=0.03)
+    eng.noise_sigma[:] = sig  # both
+    assert draws().std() == pytest.approx(math.sqrt(var_neurons + keep ** 2), rel=0.03)
     # negative control: the noise-free engine draws nothing
     run0 = TrainingRun(_xor(network={"hidden": []}, neuron={"activation": "linear", "opamp_params": {"noise_c2c": 0.0}}))
     assert run0.engine._noise() == 0.0
+
+
+def test_held_value_is_j_plus_pedestal_plus_offset():
+    """At the hold instant the S&H output is J + pedestal + offset (no droop, no noise)."""
+    ped, off = 2e-3, -0.5e-3
+    run = TrainingRun(_xor(neuron={"opamp_params": {"noise_c2c": 0.0}},
+                           circuit={"sample_hold": {"droop": 0.0, "pedestal": ped, "offset": off, "t_acq": 0.0}}))
+    eng = run.engine
+    run.sim.env.run(until=to_ticks(20e-6))  # the controller holds at t_settle = 20 us, the next tick
+    eng.advance_to(run.sim.env.now)
+    assert not eng.holding
+    j_at_hold = float(eng.state[0])
+    run.sim.env.run(until=to_ticks(20e-6) + 1)
+    assert eng.holding and eng.t_state == to_ticks(20e-6)
+    assert eng.held() == pytest.approx(j_at_hold + ped + off, abs=1e-12)
 
 
 def test_opamp_noise_changes_training():
