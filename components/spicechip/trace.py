@@ -1,8 +1,8 @@
 """mssim's own numbers for one training step: the single place that reads them out of a run.
 
 :func:`mssim_step_trace` trains the chip a scenario describes up to training
-pattern ``K`` (patterns counted from the start of the run, over epochs), records
-that one step on the blocks' event-level path (``TrainingRun(record_pattern=K)``)
+pattern ``K`` (patterns counted from the start of the run, over epochs), reads
+that one step from the chip's analog engine (the one integrator training uses)
 and returns a :class:`StepTrace`: the states at the start of the step (initial
 conditions for ngspice), the stimulus (row voltages, targets, the electrical
 perturbation schedule, every write pulse with its polarities) and the values
