@@ -131,6 +131,13 @@ def test_held_j0_droops_at_the_closed_form_rate():
     run.sim.env.run(until=run.sim.env.now + 10 * to_ticks(20e-6))
     pairs = [(a, b) for a, b in zip(seen, seen[1:]) if a[0] == "hold" and b[0] == "use"]
     assert len(pairs) >= 3
+    # held() on its own (no other read first) is brought to its instant too
+    run2 = TrainingRun(_xor(neuron={"opamp_params": {"noise_c2c": 0.0}}, circuit={"sample_hold": {"droop": droop}}))
+    run2.sim.env.run(until=to_ticks(20e-6) + 1)
+    h0 = run2.engine.held()
+    run2.sim.env.run(until=to_ticks(30e-6))
+    assert run2.engine.held() == pytest.approx(h0 - droop * (to_ticks(30e-6) - to_ticks(20e-6) - 1) * 1e-12,
+                                               abs=1e-12)
     for (_, t0, v0), (_, t1, v1) in pairs:
         assert t1 - t0 == to_ticks(20e-6)
         assert v1 == pytest.approx(v0 - droop * (t1 - t0) * 1e-12, abs=1e-12)
@@ -326,3 +333,23 @@ def test_a_non_finite_state_names_the_block_and_index():
     run.engine.y[1] = np.nan
     with pytest.raises(SimulationError, match=r"neuron0 output \[1\] became non-finite .* simulated time"):
         run.sim.env.run(until=to_ticks(40e-6))
+
+
+def test_crossbar_read_energy_against_nodal_analysis():
+    """Reads below threshold: the energy of an interval of constant row voltages is T·Σ over the pairs
+    of g1(v − v_mid)² + g2(−v − v_mid)² + v_mid²/R_in, with v_mid = v(g1 − g2)/(g1 + g2 + 1/R_in)
+    (the loaded pair's middle node, written here independently of the unit kernel)."""
+    run = TrainingRun(_xor(network={"hidden": []}, neuron={"opamp_params": {"noise_c2c": 0.0}}))
+    eng, xb = run.engine, run.chip.crossbars[0]
+    run.sim.env.run(until=to_ticks(2e-6))        # the first pattern is on the rows from t = 0
+    eng.advance_to(run.sim.env.now)
+    e0, t0 = float(eng.e_read[0]), run.sim.env.now
+    run.sim.env.run(until=to_ticks(15e-6))       # still before the hold at 20 us: same rows
+    eng.advance_to(run.sim.env.now)
+    T = (run.sim.env.now - t0) * 1e-12
+    g1, g2 = (1.0 / r for r in xb.resistances())
+    r_in = xb.synapse_params.r_in
+    v = eng.v0[:, None]
+    vmid = v * (g1 - g2) / (g1 + g2 + 1.0 / r_in)
+    p = np.sum(g1 * (v - vmid) ** 2 + g2 * (-v - vmid) ** 2 + vmid ** 2 / r_in)
+    assert float(eng.e_read[0]) - e0 == pytest.approx(T * p, rel=1e-9)
