@@ -32,7 +32,10 @@ Numerics: within an interval of constant external inputs the first layer's targe
 its step is exact; deeper layers, the error circuit and the sample-and-hold see targets that move
 with their upstream outputs, taken as linear within each sub-step and followed exactly (the
 constant-midpoint step where slewing or a rail intervenes).  Sub-steps start at
-``tau_min / substeps_per_tau`` and grow (up to 64x) as the transient decays; once nothing moves
+``tau_min / substeps_per_tau`` and grow (up to 256x) as the transient decays, sized for a local
+error of ``tol`` at the interval's end and up to ``DAMP_CAP`` times more early in a transient
+(the chain contracts: an early error decays by ``exp(-(T - t)/tau)`` before the interval's end,
+where the controller samples); once nothing moves
 (below 1e-13 V per sub-step) the rest of the interval is skipped, except a held value's droop.
 The integrator is checked against ``solve_ivp`` of the same circuit equations
 (tests/test_engine.py) and against ngspice for the neuron (tests/test_spice_summer.py).
@@ -66,6 +69,11 @@ ACT_CODES = {"rails": 0, "tanh": 1, "clip": 2, "linear": 3}
 DISTURB_LOG = 1e-3
 #: At most this many device indices per event-log entry.
 MAX_LOGGED = 20
+#: The local error target of a sub-step grows by up to this factor with the damping left until
+#: the interval's end (errors made early in a transient decay before anything samples them).
+DAMP_CAP = 30.0
+#: ... at the rate exp((T - t)/(DAMP_K·tau_slow)), tau_slow the slowest pole of the chain.
+DAMP_K = 2.0
 
 
 # ============================================================================ compiled kernels
@@ -157,7 +165,10 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
     Step size: the first sub-step is ``h_max``; after that each sub-step is sized from the error of
     the linear-target approximation, ``h²/8·|p''|·min(1, h/tau)`` with the targets' curvature
     ``p''`` estimated from consecutive sub-steps, kept near ``tol`` (V) (third-root rule, growth
-    between 0.3x and 4x per sub-step, at most 256 h_max).
+    between 0.3x and 4x per sub-step, at most 256 h_max).  Early in an interval the target is
+    relaxed by the damping still ahead, ``tol·min(DAMP_CAP, exp((T - t)/(DAMP_K·tau_slow)))``:
+    the chain is contracting, so an error made there has decayed by the time the interval ends
+    and its values are sampled.
     """
     L = n_l.shape[0]
     n_tot = y.shape[0]
@@ -192,6 +203,12 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
                 acc[3, q] = v_a[q]
     j_a = _static_j(y, po_last, n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub, obuf)
     recording = rec.shape[0] > 0
+    tau_slow = tau_j
+    for q in range(n_tot):
+        if tau[q] > tau_slow:
+            tau_slow = tau[q]
+    if tau_acq > tau_slow:
+        tau_slow = tau_acq
     t = 0.0
     steps = 0
     h_next = h_max
@@ -299,7 +316,11 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
         # the next sub-step from this one's error estimate (the first one only measures slopes)
         if h_prev > 0.0:
             if err > 0.0:
-                f = (tol / err) ** (1.0 / 3.0)
+                tl = tol
+                if tau_slow > 0.0:
+                    x = (T - t) / (DAMP_K * tau_slow)
+                    tl = tol * (DAMP_CAP if x > math.log(DAMP_CAP) else math.exp(x))
+                f = (tl / err) ** (1.0 / 3.0)
                 f = min(4.0, max(0.3, f))
             else:
                 f = 4.0

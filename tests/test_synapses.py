@@ -124,6 +124,23 @@ def test_parallel_write_equals_unit_by_unit():
     np.testing.assert_array_equal(A.resistances()[1], B.resistances()[1])
 
 
+@pytest.mark.parametrize("unit", ["pair", "differential", "bridge", "reference"])
+def test_a_whole_pulse_in_one_call_equals_its_pieces_one_by_one(unit):
+    """write_pieces (one compiled call per pulse) is the same physics, the same cycle-to-cycle
+    draws and the same energy as write() per piece (one device call, one draw, per piece)."""
+    dev = TEAMParams.symmetric().with_values(dx_c2c=0.2)
+    pol = np.array([[1, -1, 0, 1], [-1, 1, 1, 0], [0, -1, 1, -1]], float)
+    pieces = [(0.0, 1.2, 1e-8), (1.2, 1.2, 3e-7), (1.2, 0.0, 2e-8), (0.0, 0.0, 1e-7)]
+    A = layer(unit, dev=dev, seed=3)
+    B = layer(unit, dev=dev, seed=3)
+    ea = A.write_pieces(pieces, pol)
+    eb = sum(B.write(a, b, t, pol) for a, b, t in pieces)
+    for ra, rb in zip(A.resistances(), B.resistances()):
+        np.testing.assert_array_equal(ra, rb)
+    assert ea == pytest.approx(eb, rel=1e-12) and ea > 0
+    assert not np.array_equal(A.resistances()[0], layer(unit, dev=dev, seed=3).resistances()[0])  # it wrote
+
+
 def test_subthreshold_write_energy_is_v2_over_r():
     L = layer("pair")
     M1, M2 = L.resistances()

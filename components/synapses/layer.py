@@ -22,12 +22,18 @@ import numpy as np
 
 from components.devices import DeviceArray, DeviceParams
 from components.devices import params as DP
+from components.devices.array import _PAR_MIN
 from mssim.component import AnalogBlock, Port
 from mssim.errors import ConfigError, SimulationError, field_error
 from mssim.rng import SeedTree
 from mssim.units import TICK
 
+_NO_DRAWS = np.zeros(0)
+#: write pulses select the multi-threaded device kernels from this many units
+_PAR_PAIRS = _PAR_MIN // 2
+
 from . import topologies as T
+from .writes import write_calls, write_pieces_kernel
 from .lines import LineNetwork
 from .params import SynapseParams
 
@@ -116,6 +122,7 @@ class CrossbarLayer(AnalogBlock):
         self._wake = None
         self._h_hint = {"read": math.inf, "write": math.inf}
         self._cache_key = None
+        self._write_plan = None
         self._cache = None
         self._lines = None
         self._perturbation = None
@@ -650,25 +657,26 @@ class CrossbarLayer(AnalogBlock):
         total = 0.0
         for _, _, t in pieces:
             total += t
-        sel = pol.ravel() != 0
-        if not sel.any():
+        flat = pol.ravel()
+        if not flat.any():
             arr.idle(total)
             return 0.0
-        flat_sel = np.flatnonzero(sel)
-        sign = pol.ravel()[flat_sel]
-        U = self.n_units
+        pcs = np.asarray(pieces, dtype=float).reshape(-1, 3)
+        m, k = write_calls(pcs, flat)
         topo = self.topology
-        idx_pairs = [(ps * U + flat_sel, ns * U + flat_sel) for ps, ns in topo.write_pairs]
-        idx_single = [s_ * U + flat_sel for s_ in topo.write_single]
-        e = 0.0
-        for wa, wb, T_ in pieces:
-            if T_ <= 0.0 or (wa == 0.0 and wb == 0.0):
-                continue
-            sa, sb = sign * wa, sign * wb
-            for ip, inn in idx_pairs:
-                e += float(arr.apply_pair(sa, sb, T_, ip, inn).sum())
-            for i_ in idx_single:
-                e += float(arr.apply_voltage(sa, sb, T_, i_).sum())
+        plan = self._write_plan
+        if plan is None:
+            plan = self._write_plan = (np.array([p for p, _ in topo.write_pairs], dtype=np.int64),
+                                       np.array([n for _, n in topo.write_pairs], dtype=np.int64),
+                                       np.array(topo.write_single, dtype=np.int64))
+        dx = arr.params.dx_c2c
+        n_draw = k * m * (2 * plan[0].size + plan[2].size) if dx > 0 else 0
+        draws = arr.run_rng.standard_normal(n_draw) if n_draw else _NO_DRAWS
+        e, calls = write_pieces_kernel(pcs, flat, self.n_units, plan[0], plan[1], plan[2], arr.model, arr.P, arr.U,
+                                       arr.dU, arr.flags, arr.switch_count, arr._limit, arr._stuck_u,
+                                       arr.params.switch_dx, arr.rtol, arr.atol, arr.rate_cap, arr.exact_flows,
+                                       arr.path_counts, dx, draws, m >= _PAR_PAIRS)
+        arr.version += calls
         if math.isfinite(self.device_params.retention_tau):
             arr.idle(total)
         self.energy_write_j += e

@@ -1,0 +1,123 @@
+"""One write pulse through a crossbar's devices, in one compiled call.
+
+:meth:`components.synapses.CrossbarLayer.write_pieces` (ideal lines) runs here: the units a pulse
+selects (polarity ±1), every piece ``(v0, v1, seconds)`` of the pulse in order, every device pair
+and single device the unit's topology drives, the device kernels of
+:mod:`components.devices.kernels` (the one device law), and each call's cycle-to-cycle noise.
+
+Cycle-to-cycle noise is applied after every device call exactly as
+:meth:`components.devices.DeviceArray._c2c` does (``u + dU·dx_c2c·N``, clipped to [0, 1], stuck
+devices kept), with the normal draws taken in advance from the array's run stream in the same
+order (pairs: the positive devices then the negative ones, per call), so the bits are those of
+one draw per call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..devices import kernels as K
+
+
+@njit(cache=True)
+def write_calls(pieces, pol):
+    """Number of device calls per topology slot group a pulse makes: (selected units, pieces that
+    drive).  A piece drives when it lasts and is not 0 V throughout."""
+    m = 0
+    for u in range(pol.size):
+        if pol[u] != 0.0:
+            m += 1
+    k = 0
+    for r in range(pieces.shape[0]):
+        if pieces[r, 2] > 0.0 and not (pieces[r, 0] == 0.0 and pieces[r, 1] == 0.0):
+            k += 1
+    return m, k
+
+
+@njit(cache=True)
+def _c2c(U, dU, flags, idx, dx, draws, d0):
+    for j in range(idx.size):
+        i = idx[j]
+        u = U[i] + dU[i] * dx * draws[d0 + j]
+        if (flags[i] & 3) == 0:
+            U[i] = min(max(u, 0.0), 1.0)
+
+
+@njit(cache=True)
+def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model, P, U, dU, flags, count, limit,
+                        stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_c2c, draws, par):
+    """Apply the pulse ``pieces`` (rows ``v0, v1, seconds``) to the units with polarity
+    ``pol[u]`` = ±1 (0 = not written) of one crossbar: per piece, each pair of slots
+    (``pair_pos[p]``, ``pair_neg[p]``) through :func:`~components.devices.kernels.apply_pairs`,
+    then each lone slot ``single[s]`` through :func:`~components.devices.kernels.apply_single`,
+    the device at slot ``s`` of unit ``u`` being ``s·n_units + u``.  ``draws`` holds the
+    cycle-to-cycle normals (used when ``dx_c2c`` > 0).  ``par`` selects the multi-threaded
+    device kernels.  Returns ``(energy in J, device calls made)``."""
+    m = 0
+    for u in range(pol.size):
+        if pol[u] != 0.0:
+            m += 1
+    sel = np.empty(m, dtype=np.int64)
+    sign = np.empty(m)
+    q = 0
+    for u in range(pol.size):
+        if pol[u] != 0.0:
+            sel[q] = u
+            sign[q] = pol[u]
+            q += 1
+    n_p = pair_pos.size
+    n_s = single.size
+    ip = np.empty((n_p, m), dtype=np.int64)
+    ineg = np.empty((n_p, m), dtype=np.int64)
+    both = np.empty((n_p, 2 * m), dtype=np.int64)
+    for p in range(n_p):
+        for j in range(m):
+            ip[p, j] = pair_pos[p] * n_units + sel[j]
+            ineg[p, j] = pair_neg[p] * n_units + sel[j]
+            both[p, j] = ip[p, j]
+            both[p, m + j] = ineg[p, j]
+    isg = np.empty((n_s, m), dtype=np.int64)
+    for s in range(n_s):
+        for j in range(m):
+            isg[s, j] = single[s] * n_units + sel[j]
+    sa = np.empty(m)
+    sb = np.empty(m)
+    energy = np.empty(m)
+    e = 0.0
+    calls = 0
+    d = 0
+    for r in range(pieces.shape[0]):
+        wa = pieces[r, 0]
+        wb = pieces[r, 1]
+        T = pieces[r, 2]
+        if T <= 0.0 or (wa == 0.0 and wb == 0.0):
+            continue
+        for j in range(m):
+            sa[j] = sign[j] * wa
+            sb[j] = sign[j] * wb
+        for p in range(n_p):
+            if par:
+                K.apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip[p], ineg[p], sa, sb,
+                                  T, rtol, atol, cap, fast, energy, paths)
+            else:
+                K.apply_pairs(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip[p], ineg[p], sa, sb, T,
+                              rtol, atol, cap, fast, energy, paths)
+            e += energy.sum()
+            calls += 1
+            if dx_c2c > 0.0:
+                _c2c(U, dU, flags, both[p], dx_c2c, draws, d)
+                d += 2 * m
+        for s in range(n_s):
+            if par:
+                K.apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, isg[s], sa, sb, T, 0,
+                                   rtol, atol, cap, fast, energy, paths)
+            else:
+                K.apply_single(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, isg[s], sa, sb, T, 0, rtol,
+                               atol, cap, fast, energy, paths)
+            e += energy.sum()
+            calls += 1
+            if dx_c2c > 0.0:
+                _c2c(U, dU, flags, isg[s], dx_c2c, draws, d)
+                d += m
+    return e, calls
