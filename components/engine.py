@@ -62,7 +62,7 @@ from mssim.units import TICK
 
 from .errorcircuits import error_j
 from .neurons import summer_target
-from .opamp import clip1, closed_loop, pole_const, pole_quad, pole_ramp
+from .opamp import clip1, closed_loop, loop_law, pole_const, pole_quad, pole_ramp
 
 ACT_CODES = {"rails": 0, "tanh": 1, "clip": 2, "linear": 3}
 #: A read that moves some device's conductance by more than this (relative) is logged.
@@ -487,12 +487,139 @@ def _settle_batch(V0, n_l, n_in_l, y_off, G, G_off, k, ng, off, stuck, rf, lo, h
 
 
 @njit(cache=True)
+def _min_positive(t):
+    """The smallest positive entry of t (inf if none)."""
+    m = math.inf
+    for x in t:
+        if x > 0.0 and x < m:
+            m = x
+    return m
+
+
+@njit(cache=True)
 def _first_currents(v, G, n_in, n_out, out):
     for j in range(n_out):
         s = 0.0
         for i in range(n_in):
             s += v[i] * G[i * n_out + j]
         out[j] = s
+
+
+@njit(cache=True)
+def _read_bound_ok(v0a, v0b, n_l, n_in_l, y_off, row_off, amax, amin, mode, up, dn, act, vsat, lo, hi, scale, vbias,
+                   stuck):
+    """True when no read over the next intervals can need the devices integrated: no layer in
+    mode 2, and in mode 1 the threshold quantity cannot reach a threshold for any row voltage the
+    rows can carry (layer 0: the constant row voltages ``v0a`` then ``v0b``; deeper layers: the
+    whole output range of the activation, and the bias line).  Conservative: False only means the
+    event-by-event path must run (which then decides exactly)."""
+    L = n_l.shape[0]
+    for l in range(L):
+        if mode[l] == 2:
+            return False
+        if mode[l] == 0:
+            continue
+        m = n_in_l[l]
+        r0 = row_off[l]
+        if l > 0:
+            if act[l - 1] == 1 or act[l - 1] == 2:
+                vr = vsat[l - 1] * scale[l - 1]
+            else:
+                vr = max(abs(lo[l - 1]), abs(hi[l - 1]))
+                for j in range(n_l[l - 1]):  # a stuck output may sit anywhere
+                    sv = stuck[y_off[l - 1] + j]
+                    if not math.isnan(sv) and abs(sv) > vr:
+                        vr = abs(sv)
+                vr *= scale[l - 1]
+        for i in range(m):
+            for a in (amax[r0 + i], amin[r0 + i]):
+                if l == 0:
+                    x1 = a * v0a[i]
+                    x2 = a * v0b[i]
+                    xs = (x1, x2)
+                elif i == m - 1:
+                    x1 = a * vbias
+                    xs = (x1, x1)
+                else:
+                    xs = (a * vr, -a * vr)
+                for x in xs:
+                    if x > up[l] or x < dn[l]:
+                        return False
+    return True
+
+
+@njit(cache=True)
+def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_pert0, draws, noisy, noise_sigma,
+                err_noise, pedestal, sh_offset, n_l, n_in_l, y_off, row_off, G, G_base, usrc, G_off, writing, I0, v0, y,
+                k, tau, ng, off, stuck, rf, slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, shp,
+                sup, acc, rec, rec_n, Q, amax, amin, mode, up, dn, e_read, need, out):
+    """One WSP measurement in one call, by the engine's own steps in the order the controller's
+    events take them: the interval since the last event under the old inputs (integration and
+    reads), the new row voltages ``v_new`` and targets ``d_new`` (with the perturbation ``pert0``
+    when ``has_pert0``), ``T_settle``, the hold (noise draw 0, pedestal), the perturbation
+    ``pert1``, ``T_settle``, the J1 read (noise draw 1), the held J0, perturbation removed, back to
+    tracking.  ``out`` receives [J1, J0, sub-steps]; returns 0, or the stage whose J was not finite
+    (1 = at the hold, 2 = J1) with the state as it was then."""
+    n_tot = y.shape[0]
+    n0 = n_l[0]
+    n_in0 = n_in_l[0]
+    nG0 = n_in0 * n0
+    steps = 0
+    if T_gap > 0.0:
+        h = T_gap if h_max_of == math.inf else h_max_of
+        steps += _integrate(T_gap, h, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf,
+                            slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, False, shp, sup, acc,
+                            rec, rec_n, True)
+        _reads(T_gap, v0, n_l, n_in_l, y_off, row_off, Q, amax, amin, mode, up, dn, acc, vbias, e_read, need)
+    for i in range(v0.shape[0]):
+        v0[i] = v_new[i]
+    if has_pert0:
+        for i in range(G.shape[0]):
+            G[i] = pert0[i] * usrc[i] + G_base[i]
+    _first_currents(v0, G[:nG0], n_in0, n0, I0)
+    for i in range(d.shape[0]):
+        d[i] = d_new[i]
+    h = T_settle if h_max_of == math.inf else h_max_of
+    steps += _integrate(T_settle, h, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf,
+                        slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, False, shp, sup, acc, rec,
+                        rec_n, True)
+    _reads(T_settle, v0, n_l, n_in_l, y_off, row_off, Q, amax, amin, mode, up, dn, acc, vbias, e_read, need)
+    out[2] = steps
+    if not math.isfinite(state[0]):
+        return 1
+    nz = np.empty(n_tot)
+    dj = 0.0
+    if noisy:
+        for q in range(n_tot):
+            nz[q] = draws[q] * noise_sigma[q]
+        dj = _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat, sgn, scale, stuck, nz, d,
+                       ep, off_sub, draws[n_tot] * err_noise)
+    state[1] = min(max(state[1] + dj + pedestal, shp[2]), shp[3])
+    for i in range(G.shape[0]):
+        G[i] = pert1[i] * usrc[i] + G_base[i]
+    _first_currents(v0, G[:nG0], n_in0, n0, I0)
+    steps += _integrate(T_settle, h, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf,
+                        slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, True, shp, sup, acc, rec,
+                        rec_n, True)
+    _reads(T_settle, v0, n_l, n_in_l, y_off, row_off, Q, amax, amin, mode, up, dn, acc, vbias, e_read, need)
+    out[2] = steps
+    dj = 0.0
+    if noisy:
+        b = n_tot + 1
+        for q in range(n_tot):
+            nz[q] = draws[b + q] * noise_sigma[q]
+        dj = _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat, sgn, scale, stuck, nz, d,
+                       ep, off_sub, draws[b + n_tot] * err_noise)
+    j = state[0] + dj
+    if not math.isfinite(j):
+        out[0] = j
+        return 2
+    out[0] = min(max(j, ep[10]), ep[11])
+    out[1] = min(max(state[1] + sh_offset, shp[2]), shp[3])
+    for i in range(G.shape[0]):
+        G[i] = G_base[i]
+    _first_currents(v0, G[:nG0], n_in0, n0, I0)
+    return 0
 
 
 # ============================================================================ the engine
@@ -527,6 +654,12 @@ class AnalogEngine:
         self._w_t = 0
         self._write_seg = None
         self._write_pol = None
+        #: Run a WSP measurement or a write pulse in one compiled call when no other event falls
+        #: inside it (:meth:`can_fuse`).  The same bits either way; False plays every event (for
+        #: stepping through a step, or instrumenting the controller's calls).
+        self.fuse = True
+        #: How many measurements and write pulses ran fused (one compiled call each).
+        self.fused = {"measurements": 0, "pulses": 0}
 
     # -- set-up (called once by the chip after its circuit is built) -------------------------
     def bind(self, chip) -> None:
@@ -603,11 +736,15 @@ class AnalogEngine:
         self.th_up = np.zeros(L)
         self.th_dn = np.zeros(L)
         self._need = np.zeros(L, dtype=np.int64)
+        self._th_done = [False] * L
         self._endurance = [math.isfinite(xb.device_params.endurance_cycles) for xb in xbars]
         self._worn = [np.zeros(0, dtype=np.int64) for _ in xbars]
         self.disturb_events = 0
         #: layers whose devices drift at rest (finite retention): they must see every idle interval
         self._retention = [math.isfinite(xb.device_params.retention_tau) for xb in xbars]
+        self._any_retention = any(self._retention)
+        self._no_draws = np.zeros(0)
+        self._out3 = np.zeros(3)
         self.G_base = np.zeros_like(self.G)
         self.usrc = np.zeros_like(self.G)
         self.pert: np.ndarray | None = None
@@ -635,13 +772,13 @@ class AnalogEngine:
                 self.G_base[a: a + G.size] = G.ravel()
                 self.usrc[a: a + G.size] = xb.unit_source_conductance().ravel()
                 if self._loop_src[l] is None or not np.array_equal(self._loop_src[l], gsrc):
-                    ng = 1.0 + nl.params.r_f * gsrc
-                    tau, k = closed_loop(nl.params.opamp, ng)
-                    self.ng[s], self.tau[s], self.k[s] = ng, tau, k
+                    op = nl.params.opamp
+                    ng = self.ng[s]
+                    np.multiply(gsrc, nl.params.r_f, out=ng)
+                    ng += 1.0  # 1 + R_f*G_src
+                    loop_law(float(op.a0), float(op.gbw), ng, self.tau[s], self.k[s])
                     self._loop_src[l] = gsrc
-                    t = self.tau
-                    pos = t[t > 0]
-                    self._tmin = float(pos.min()) if pos.size else math.inf
+                    self._tmin = _min_positive(self.tau)
                 Q, amax, amin, mode = xb.read_terms()
                 r = slice(self.row_off[l], self.row_off[l] + xb.n_in)
                 self.mode[l] = mode
@@ -649,9 +786,11 @@ class AnalogEngine:
                     self.Q[r] = Q
                 if amax is not None:
                     self.amax[r], self.amin[r] = amax, amin
-                    up, dn, _ = xb._thresholds
-                    self.th_up[l] = np.max(up)
-                    self.th_dn[l] = np.min(dn)
+                    if not self._th_done[l]:  # a crossbar's thresholds are fixed when it is built
+                        up, dn, _ = xb._thresholds
+                        self.th_up[l] = np.max(up)
+                        self.th_dn[l] = np.min(dn)
+                        self._th_done[l] = True
                 self._versions[l] = ver
                 changed = True
             nv = nl.version
@@ -849,6 +988,72 @@ class AnalogEngine:
         self.writing[:] = False
         self._gather()
 
+    # -- one measurement in one call (no event in between) -----------------------------------
+    def can_fuse(self, horizon: int) -> bool:
+        """Whether the next ``horizon`` ticks can run as one compiled call with the same bits as
+        event by event: nothing records, no other event falls inside (faults, probes, other
+        processes), and no per-advance work needs Python (device read noise redrawn at every
+        advance, retention drift, reads that may disturb a device)."""
+        env = self.env
+        return (self.fuse and self.recorder is None and not self._read_noise and not self._any_retention and not self.holding
+                and self._write_seg is None and env.peek() > env.now + horizon)
+
+    def sample_two(self, v: np.ndarray, d: np.ndarray, pert1: np.ndarray, t_settle: int,
+                   pert0: np.ndarray | None = None) -> tuple[float, float] | None:
+        """A WSP measurement from now, in one compiled call: apply row voltages ``v`` and targets
+        ``d`` (perturbation ``pert0`` from then, if given), settle ``t_settle`` ticks, hold J0, apply
+        the perturbation ``pert1``, settle ``t_settle`` ticks, read J1, remove it, release.  Returns
+        ``(J1, J0 as the S&H presents it)``; the caller waits the ``2·t_settle`` ticks (the engine
+        is already there).  The same steps, draws and bits as the events :meth:`set_inputs`,
+        :meth:`hold`, :meth:`perturb`, :meth:`sample_j`, :meth:`held`, :meth:`release` (tests
+        compare).  Returns None, having changed nothing, when a read could disturb a device (the
+        event path then runs and integrates the devices)."""
+        self._gather()
+        if not _read_bound_ok(self.v0, v, self.n_l, self.n_in_l, self.y_off, self.row_off, self.amax, self.amin,
+                              self.mode, self.th_up, self.th_dn, self.act, self.vsat, self.lo, self.hi, self.scale,
+                              self.vbias, self.stuck):
+            return None
+        noisy = bool(self.noise_sigma.any() or self.err_noise > 0)
+        draws = self._noise_rng.standard_normal(2 * (self.n_tot + 1)) if noisy else self._no_draws
+        T_gap = (self.env.now - self.t_state) * TICK
+        h = math.inf if math.isinf(self._tmin) else self._tmin / self.substeps_per_tau
+        out = self._out3
+        code = _sample_two(T_gap, t_settle * TICK, h, self.tol, v, d, self._no_draws if pert0 is None else pert0,
+                           pert1, pert0 is not None, draws, noisy, self.noise_sigma, self.err_noise, self.sh_pedestal,
+                           self.sh_offset, self.n_l, self.n_in_l, self.y_off, self.row_off, self.G, self.G_base,
+                           self.usrc, self.G_off, self.writing, self.I0, self.v0, self.y, self.k, self.tau, self.ng,
+                           self.off, self.stuck, self.rf, self.slew, self.lo, self.hi, self.act, self.vsat, self.sgn,
+                           self.scale, self.vbias, self.d, self.ep, self.off_sub, self.state, self.shp, self.sup,
+                           self.acc, self._empty_rec, self._rec_n, self.Q, self.amax, self.amin, self.mode,
+                           self.th_up, self.th_dn, self.e_read, self._need, out)
+        self.steps += int(out[2])
+        if code == 1:
+            self._check_finite(float(self.state[0]), "J at the hold", at=self.env.now + t_settle)
+        elif code == 2:
+            self._check_finite(float(out[0]), "J1", at=self.env.now + 2 * t_settle)
+        self.pert = None
+        self.t_state = self.env.now + 2 * t_settle
+        self.fused["measurements"] += 1
+        return float(out[0]), float(out[1])
+
+    def write_at_once(self, pol_flat: np.ndarray, pieces, duration: int) -> None:
+        """A write pulse from now, ``duration`` ticks long, whose write line runs through ``pieces``
+        (``(v0, v1, seconds)``, :meth:`components.pulses.PulseGenerator.play_at_once`), in one go:
+        the steps of :meth:`begin_write`, the write line's segments and :meth:`end_write` (the
+        neurons, disconnected, integrated over the pulse; the devices written; the crossbars
+        reconnected).  The caller waits ``duration`` ticks; check :meth:`can_fuse` first."""
+        self.begin_write(pol_flat)
+        self._write_seg = None
+        self._gather()  # as the advance at the pulse's end does first (a read may have moved devices)
+        self._integrate(duration * TICK)
+        self.t_state = self.env.now + duration
+        self._pending = list(pieces)
+        self.flush_writes()
+        self._write_pol = None
+        self.writing[:] = False
+        self._gather()
+        self.fused["pulses"] += 1
+
     # -- sampling ---------------------------------------------------------------------------
     def _noise(self) -> float:
         """ΔJ (V) from the op-amp output noise at this sampling instant (0 without noise)."""
@@ -861,7 +1066,7 @@ class AnalogEngine:
                                self.rf, self.lo, self.hi, self.act, self.vsat, self.sgn, self.scale, self.stuck,
                                noise, self.d, self.ep, self.off_sub, draws[self.n_tot] * self.err_noise))
 
-    def _check_finite(self, j: float, what: str) -> None:
+    def _check_finite(self, j: float, what: str, at: int | None = None) -> None:
         """Stop with a SimulationError naming the first block and index that went non-finite."""
         if math.isfinite(j):
             return
@@ -877,7 +1082,8 @@ class AnalogEngine:
             if bad.size:
                 where = f"neuron{l} output [{int(bad[0])}]"
                 break
-        raise SimulationError(f"{where} became non-finite ({what} = {j!r}) at simulated time {self.env.now * TICK:.6g} s; "
+        t = self.env.now if at is None else at
+        raise SimulationError(f"{where} became non-finite ({what} = {j!r}) at simulated time {t * TICK:.6g} s; "
                               "check the scenario's extreme values (read voltage, gains, rails)")
 
     def hold(self) -> None:

@@ -243,13 +243,20 @@ def closed_loop(p: OpAmpParams, noise_gain) -> tuple[np.ndarray, np.ndarray]:
         ``1/(1 + NG/A0)``: the closed-loop gain relative to the ideal one.
     """
     ng = np.asarray(noise_gain, dtype=float)
-    inv_a0 = 1.0 / p.a0
-    k = 1.0 / (1.0 + ng * inv_a0)
-    if math.isinf(p.gbw):
-        tau = np.zeros_like(ng)
-    else:
-        tau = 1.0 / (TWO_PI * p.gbw * (inv_a0 + 1.0 / ng))
-    return tau, k
+    flat = np.ascontiguousarray(ng).reshape(-1)
+    tau = np.empty_like(flat)
+    k = np.empty_like(flat)
+    loop_law(float(p.a0), float(p.gbw), flat, tau, k)
+    return tau.reshape(ng.shape), k.reshape(ng.shape)
+
+
+@njit(cache=True)
+def loop_law(a0, gbw, ng, tau, k):
+    """:func:`closed_loop` per element, in place: the one law, compiled for the chip's engine."""
+    inv_a0 = 1.0 / a0
+    for i in range(ng.size):
+        k[i] = 1.0 / (1.0 + ng[i] * inv_a0)
+        tau[i] = 0.0 if math.isinf(gbw) else 1.0 / (TWO_PI * gbw * (inv_a0 + 1.0 / ng[i]))
 
 
 def _slew_band(tau: np.ndarray, slew) -> np.ndarray:

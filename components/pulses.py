@@ -192,6 +192,20 @@ class PulseGenerator(Component):
             raise SimulationError(f"PulseGenerator {self.name!r}: build the circuit before firing")
         if self.busy:
             raise SimulationError(f"PulseGenerator {self.name!r}: fire() while a pulse is playing; wait for the previous pulse's process")
+        return self.start(self.plan(width_ticks, amplitude, polarity))
+
+    def start(self, planned):
+        """Play a pulse from :meth:`plan` now; returns the SimPy process (as :meth:`fire`)."""
+        if self.busy:
+            raise SimulationError(f"PulseGenerator {self.name!r}: fire() while a pulse is playing; wait for the previous pulse's process")
+        width, nominal, levels = planned
+        self.busy = nominal > 0
+        return self.ctx.env.process(self._play(width, nominal, levels))
+
+    def plan(self, width_ticks: int | None = None, amplitude: float | None = None, polarity=None):
+        """The pulse :meth:`fire` would play now, without playing it: ``(width_ticks, nominal_ticks,
+        levels)`` after quantisation, jitter and amplitude spread (this draws from the run streams,
+        as firing does).  :meth:`play_at_once` then accounts it and gives its pieces."""
         p = self.params
         if width_ticks is None:
             nominal = p.quantise(float(p.width))
@@ -213,18 +227,37 @@ class PulseGenerator(Component):
             levels = levels * (1.0 + self._rng_amp.normal(0.0, p.amplitude_c2c, self.n_lines))
         levels = np.array(levels, dtype=float)
         levels.flags.writeable = False
-        self.busy = nominal > 0
-        return self.ctx.env.process(self._play(width, nominal, levels))
+        return width, nominal, levels
+
+    def duration_ticks(self, width: int, nominal: int) -> int:
+        """How long a planned pulse occupies the line (rise, flat top, fall), in ticks."""
+        return self._rise + width + self._fall if nominal > 0 else 0
+
+    def play_at_once(self, width: int, nominal: int, levels: np.ndarray, line: int = 0):
+        """Account a planned pulse (event log, count, line energy) as :meth:`fire` does when it
+        starts, for a caller that integrates the pulse itself and waits :meth:`duration_ticks`.
+        Returns ``(info, pieces)``: ``fire``'s result and line ``line``'s waveform as pieces
+        ``(v0, v1, seconds)`` of non-zero length (rise, flat top, fall)."""
+        info = {"width_ticks": width, "width_nominal_ticks": nominal, "amplitude": levels}
+        if nominal == 0:
+            return info, []
+        self._account(width, nominal, levels)
+        a = float(levels[line])
+        pieces = [(0.0, a, self._rise * TICK), (a, a, width * TICK), (a, 0.0, self._fall * TICK)]
+        return info, [pc for pc, n in zip(pieces, (self._rise, width, self._fall)) if n > 0]
+
+    def _account(self, width: int, nominal: int, levels: np.ndarray) -> None:
+        self.ctx.log("pulse", width_ticks=width, width_nominal_ticks=nominal, rise_ticks=self._rise,
+                     fall_ticks=self._fall, amplitude=levels)
+        self.n_pulses += 1
+        self.energy_j += float(self.params.c_load * np.sum(levels * levels))
 
     def _play(self, width: int, nominal: int, levels: np.ndarray):
         env, out = self.ctx.env, self._out
         info = {"width_ticks": width, "width_nominal_ticks": nominal, "amplitude": levels}
         if nominal == 0:
             return info
-        self.ctx.log("pulse", width_ticks=width, width_nominal_ticks=nominal, rise_ticks=self._rise,
-                     fall_ticks=self._fall, amplitude=levels)
-        self.n_pulses += 1
-        self.energy_j += float(self.params.c_load * np.sum(levels * levels))
+        self._account(width, nominal, levels)
         out.ramp(levels, self._rise)
         yield env.timeout(self._rise + width)
         out.ramp(0.0, self._fall)

@@ -110,11 +110,39 @@ def test_recording_is_an_observer():
     assert runs[None][1] == {}
 
 
+@pytest.mark.parametrize("over, reads_can_disturb", [
+    ({}, False),
+    ({"training": {"rule": "spsa"}}, False),
+    ({"device": {"params": {"dx_c2c": 0.1}}, "synapse": {"unit": "bridge"}, "network": {"hidden": [3, 2]}}, False),
+    ({"neuron": {"activation": "rails", "opamp_params": {"noise_c2c": 0.0}}, "training": {"rule": "sign"}}, False),
+    ({"synapse": {"unit": "differential"}, "circuit": {"sample_hold": {"pedestal": 1e-3, "offset": 2e-3}}}, True),
+], ids=["noise-droop", "spsa", "c2c-bridge-deep", "rails-sign", "differential-pedestal-disturb"])
+def test_fused_measurements_and_pulses_equal_the_events_bit_for_bit(over, reads_can_disturb):
+    """A WSP measurement (or a write pulse) with no other event inside runs as one compiled call;
+    playing every event instead gives the same bits: history, metrics, events, weights.  Where a
+    read may disturb a device (the differential unit puts the full row voltage across each
+    device), the measurement plays its events and the devices are integrated through each read."""
+    out = {}
+    for fuse in (True, False):
+        run = TrainingRun(_xor(**over))
+        run.engine.fuse = fuse
+        res = run.run()
+        out[fuse] = (_fingerprint(run, res), dict(run.engine.fused), run.engine.steps,
+                     sum(e["kind"] == "read_disturb" for e in res.events))
+    assert out[True][0] == out[False][0]
+    assert out[True][2] == out[False][2]  # the same sub-steps
+    assert out[False][1] == {"measurements": 0, "pulses": 0}
+    assert out[True][1]["pulses"] > 0
+    assert (out[True][1]["measurements"] == 0) == reads_can_disturb
+    assert (out[True][3] > 0) == reads_can_disturb
+
+
 def test_held_j0_droops_at_the_closed_form_rate():
     """The comparator and the PWM see J0 after the S&H droop over the hold: held(t) = held(t_h) - droop*(t - t_h)."""
     droop = 500.0
     run = TrainingRun(_xor(neuron={"opamp_params": {"noise_c2c": 0.0}}, circuit={"sample_hold": {"droop": droop}}))
     ctl, eng = run.controller, run.engine
+    eng.fuse = False  # play every event: this test watches the controller's hold and read calls
     seen = []
     hold, held = ctl.hold_j0, ctl.held_j0
 

@@ -236,15 +236,25 @@ class CrossbarLayer(AnalogBlock):
         # every read, so no array comparison here).
         if key is not None and key[0] is arr and key[1] == arr.version:
             return self._cache
-        g = self._conductances()
         sp_ = self.synapse_params
         by_current = self._thresholds is not None and self._thresholds[2]
-        G, usrc, dvc, Q, amax, amin = T.unit_terms(sp_.unit, g, sp_.r_in, self.g_ref, sp_.buffer, by_current)
-        self._terms = (usrc, dvc, Q, amax, amin)
         if self._lines is not None:
+            g = self._conductances()
+            G, usrc, dvc, Q, amax, amin = T.unit_terms(sp_.unit, g, sp_.r_in, self.g_ref, sp_.buffer, by_current)
             self._lines.factor(g)
             G = self._lines.gain()
-        gsrc = usrc.sum(axis=0)
+            gsrc = usrc.sum(axis=0)
+        else:  # one compiled call: conductances, unit terms, column source conductances
+            k, n_in, n_out = self.topology.n_dev, self.n_in, self.n_out
+            g = np.empty(k * n_in * n_out)
+            G, usrc = np.empty((n_in, n_out)), np.empty((n_in, n_out))
+            dvc = np.empty((k, n_in, n_out))
+            Q, amax, amin, gsrc = np.empty(n_in), np.empty(n_in), np.empty(n_in), np.empty(n_out)
+            T._state_terms(arr.model, arr.P, arr.U, arr.flags, arr.params.v_read, T.UNIT_CODES[sp_.unit],
+                           float(sp_.r_in), float(self.g_ref or 0.0), bool(sp_.buffer), bool(by_current), g, G, usrc,
+                           dvc, Q, amax, amin, gsrc)
+            g = g.reshape(k, n_in, n_out)
+        self._terms = (usrc, dvc, Q, amax, amin)
         if self._perturbation is not None:
             # Electrically injected perturbation: each unit adds dW·(dG/dw); for the pair,
             # dG/dw is the unit's Norton conductance (1/R_in when buffered).
@@ -664,19 +674,33 @@ class CrossbarLayer(AnalogBlock):
         pcs = np.asarray(pieces, dtype=float).reshape(-1, 3)
         m, k = write_calls(pcs, flat)
         topo = self.topology
-        plan = self._write_plan
-        if plan is None:
-            plan = self._write_plan = (np.array([p for p, _ in topo.write_pairs], dtype=np.int64),
-                                       np.array([n for _, n in topo.write_pairs], dtype=np.int64),
-                                       np.array(topo.write_single, dtype=np.int64))
-        dx = arr.params.dx_c2c
-        n_draw = k * m * (2 * plan[0].size + plan[2].size) if dx > 0 else 0
-        draws = arr.run_rng.standard_normal(n_draw) if n_draw else _NO_DRAWS
-        e, calls = write_pieces_kernel(pcs, flat, self.n_units, plan[0], plan[1], plan[2], arr.model, arr.P, arr.U,
-                                       arr.dU, arr.flags, arr.switch_count, arr._limit, arr._stuck_u,
-                                       arr.params.switch_dx, arr.rtol, arr.atol, arr.rate_cap, arr.exact_flows,
-                                       arr.path_counts, dx, draws, m >= _PAR_PAIRS)
-        arr.version += calls
+        if m >= _PAR_PAIRS:  # large: the same calls, each on the multi-threaded device kernels
+            sel = np.flatnonzero(flat)
+            sign = flat[sel]
+            U = self.n_units
+            e = 0.0
+            for wa, wb, T_ in pcs:
+                if T_ <= 0.0 or (wa == 0.0 and wb == 0.0):
+                    continue
+                sa, sb = sign * wa, sign * wb
+                for ps, ns in topo.write_pairs:
+                    e += float(arr.apply_pair(sa, sb, float(T_), ps * U + sel, ns * U + sel).sum())
+                for s_ in topo.write_single:
+                    e += float(arr.apply_voltage(sa, sb, float(T_), s_ * U + sel).sum())
+        else:
+            plan = self._write_plan
+            if plan is None:
+                plan = self._write_plan = (np.array([p for p, _ in topo.write_pairs], dtype=np.int64),
+                                           np.array([n for _, n in topo.write_pairs], dtype=np.int64),
+                                           np.array(topo.write_single, dtype=np.int64))
+            dx = arr.params.dx_c2c
+            n_draw = k * m * (2 * plan[0].size + plan[2].size) if dx > 0 else 0
+            draws = arr.run_rng.standard_normal(n_draw) if n_draw else _NO_DRAWS
+            e, calls = write_pieces_kernel(pcs, flat, self.n_units, plan[0], plan[1], plan[2], arr.model, arr.P,
+                                           arr.U, arr.dU, arr.flags, arr.switch_count, arr._limit, arr._stuck_u,
+                                           arr.params.switch_dx, arr.rtol, arr.atol, arr.rate_cap, arr.exact_flows,
+                                           arr.path_counts, dx, draws)
+            arr.version += calls
         if math.isfinite(self.device_params.retention_tau):
             arr.idle(total)
         self.energy_write_j += e

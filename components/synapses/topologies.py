@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..devices import kernels as K
+
 
 def _safe_div(a, b):
     out = np.zeros(np.broadcast(a, b).shape)
@@ -123,6 +125,25 @@ def _unit_terms(code, g, r_in, g_ref, buffered, by_current, G, usrc, dvc, Q, ama
         Q[i] = q
         amax[i] = hi
         amin[i] = lo
+
+
+@njit(cache=True)
+def _state_terms(model, P, U, flags, v_read, code, r_in, g_ref, buffered, by_current, g, G, usrc, dvc, Q, amax, amin,
+                 gsrc):
+    """A crossbar's read state in one call: device conductances ``g`` (flat, slot-major: the
+    device kernels' resistance, inverted), the :func:`_unit_terms` of them, and the source
+    conductance per column ``gsrc`` (the column sums of ``usrc``, row by row)."""
+    K.resistances(model, P, U, flags, v_read, g)
+    for i in range(g.size):
+        g[i] = 1.0 / g[i]
+    k = dvc.shape[0]
+    n_in, n_out = G.shape
+    _unit_terms(code, g.reshape((k, n_in, n_out)), r_in, g_ref, buffered, by_current, G, usrc, dvc, Q, amax, amin)
+    for j in range(n_out):
+        gsrc[j] = usrc[0, j]
+    for i in range(1, n_in):
+        for j in range(n_out):
+            gsrc[j] += usrc[i, j]
 
 
 def unit_terms(name: str, g: np.ndarray, r_in: float, g_ref: float, buffered: bool = False,

@@ -46,14 +46,16 @@ def _c2c(U, dU, flags, idx, dx, draws, d0):
 
 @njit(cache=True)
 def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model, P, U, dU, flags, count, limit,
-                        stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_c2c, draws, par):
+                        stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_c2c, draws):
     """Apply the pulse ``pieces`` (rows ``v0, v1, seconds``) to the units with polarity
     ``pol[u]`` = ±1 (0 = not written) of one crossbar: per piece, each pair of slots
     (``pair_pos[p]``, ``pair_neg[p]``) through :func:`~components.devices.kernels.apply_pairs`,
     then each lone slot ``single[s]`` through :func:`~components.devices.kernels.apply_single`,
     the device at slot ``s`` of unit ``u`` being ``s·n_units + u``.  ``draws`` holds the
-    cycle-to-cycle normals (used when ``dx_c2c`` > 0).  ``par`` selects the multi-threaded
-    device kernels.  Returns ``(energy in J, device calls made)``."""
+    cycle-to-cycle normals (used when ``dx_c2c`` > 0).  Returns ``(energy in J, device calls
+    made)``.  (Serial device kernels only: a cached function that calls numba's parallel
+    kernels crashes when loaded from the cache, so large pulses loop over the same calls in
+    Python, :meth:`~components.synapses.CrossbarLayer.write_pieces`.)"""
     m = 0
     for u in range(pol.size):
         if pol[u] != 0.0:
@@ -97,24 +99,16 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
             sa[j] = sign[j] * wa
             sb[j] = sign[j] * wb
         for p in range(n_p):
-            if par:
-                K.apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip[p], ineg[p], sa, sb,
-                                  T, rtol, atol, cap, fast, energy, paths)
-            else:
-                K.apply_pairs(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip[p], ineg[p], sa, sb, T,
-                              rtol, atol, cap, fast, energy, paths)
+            K.apply_pairs(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip[p], ineg[p], sa, sb, T, rtol,
+                          atol, cap, fast, energy, paths)
             e += energy.sum()
             calls += 1
             if dx_c2c > 0.0:
                 _c2c(U, dU, flags, both[p], dx_c2c, draws, d)
                 d += 2 * m
         for s in range(n_s):
-            if par:
-                K.apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, isg[s], sa, sb, T, 0,
-                                   rtol, atol, cap, fast, energy, paths)
-            else:
-                K.apply_single(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, isg[s], sa, sb, T, 0, rtol,
-                               atol, cap, fast, energy, paths)
+            K.apply_single(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, isg[s], sa, sb, T, 0, rtol,
+                           atol, cap, fast, energy, paths)
             e += energy.sum()
             calls += 1
             if dx_c2c > 0.0:

@@ -194,9 +194,18 @@ class Controller(Component):
             width_ticks, amplitude = r
             if width_ticks <= 0:
                 return
-        self.engine.begin_write(pol)
-        info = yield self.chip.writer.fire(width_ticks=int(width_ticks), amplitude=amplitude)
-        self.engine.end_write()
+        writer, eng = self.chip.writer, self.engine
+        plan = writer.plan(int(width_ticks), amplitude)
+        dur = writer.duration_ticks(plan[0], plan[1])
+        if not self.recording and eng.can_fuse(dur):  # nothing happens in between: one go, same bits
+            info, pieces = writer.play_at_once(*plan)
+            if dur:
+                eng.write_at_once(pol, pieces, dur)
+                yield self.ctx.env.timeout(dur)
+        else:
+            eng.begin_write(pol)
+            info = yield writer.start(plan)
+            eng.end_write()
         if kind == "update":
             self.update_pulses += 1
         else:
@@ -267,25 +276,39 @@ class Controller(Component):
         cfg, env, chip = self.cfg, self.ctx.env, self.chip
         written = cfg.perturbation == "written"
         s = self.signs.draw()
-        self._set_phase("apply")
-        self.apply(x, d)
-        if cfg.rule == "spsa":
-            self.inject(-c * s)
-        yield env.timeout(cfg.t_settle)
-        self._set_phase("sample_j0")
-        self.hold_j0()
-        self._set_phase("perturb")
-        if written:
-            yield from self.pulse(self.width_for(c, cfg.kappa_pert), cfg.v_pert, "pert", s)
+        fused = None
+        eng = self.engine
+        if not (written or self.recording) and eng.can_fuse(2 * cfg.t_settle):
+            # nothing else happens until J1 is read: the whole measurement in one compiled call
+            # (the same steps and bits as the events below)
+            v = self._v.copy()
+            np.multiply(x, cfg.v_read, out=v[:-1])
+            v[-1] = cfg.v_read
+            fused = eng.sample_two(v, np.asarray(d, dtype=float) * cfg.v_sat, c * s, cfg.t_settle,
+                                   pert0=-c * s if cfg.rule == "spsa" else None)
+        if fused is not None:
+            j1, j0 = fused
+            yield env.timeout(2 * cfg.t_settle)
         else:
-            self.inject(c * s)
-        yield env.timeout(cfg.t_settle)
-        self._set_phase("sample_j1")
-        j1 = self.read_j()
-        j0 = self.held_j0()
-        if not written:
-            self.inject(None)
-        self.release()
+            self._set_phase("apply")
+            self.apply(x, d)
+            if cfg.rule == "spsa":
+                self.inject(-c * s)
+            yield env.timeout(cfg.t_settle)
+            self._set_phase("sample_j0")
+            self.hold_j0()
+            self._set_phase("perturb")
+            if written:
+                yield from self.pulse(self.width_for(c, cfg.kappa_pert), cfg.v_pert, "pert", s)
+            else:
+                self.inject(c * s)
+            yield env.timeout(cfg.t_settle)
+            self._set_phase("sample_j1")
+            j1 = self.read_j()
+            j0 = self.held_j0()
+            if not written:
+                self.inject(None)
+            self.release()
         # Decision and width.  ``m`` is the wanted signed change along s (in weight units):
         # maeda  m = -(c_w + alpha*dJ/c),  spsa  m = -alpha*dJ/(2c),  sign  m = -(c_w + alpha*sign(dJ)).
         c_w = c if written else 0.0
