@@ -95,7 +95,7 @@ class NetworkConfig(_Section):
 class DeviceConfig(_Section):
     """Memristor model, preset, and overrides by the papers' parameter names."""
 
-    model: Literal["hp", "team", "vteam", "yakopcic"] = "team"
+    model: Literal["hp", "team", "vteam", "yakopcic", "table"] = "team"
     preset: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
