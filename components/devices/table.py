@@ -301,7 +301,8 @@ def _parse(raw: bytes, path: str, data: str) -> MeasuredTable:
     for ln, s in body[1:]:
         row = [x.strip() for x in next(csv.reader(io.StringIO(s)))]
         if len(row) != len(header):
-            raise _err(data, f"line {ln}: {len(row)} fields, the header has {len(header)}")
+            raise _err(data, f"line {ln}: {len(row)} fields, the header has {len(header)}",
+                       "give one value per column on every row")
         d = row[ci["direction"]].lower()
         if d not in ("set", "reset"):
             raise _err(data, f"line {ln}: direction {row[ci['direction']]!r}",
@@ -310,12 +311,15 @@ def _parse(raw: bytes, path: str, data: str) -> MeasuredTable:
             n = int(row[ci["pulse"]])
             val = float(row[ci[units[0]]])
         except ValueError:
-            raise _err(data, f"line {ln}: pulse must be an integer and {units[0]} a number (got {row})") from None
+            raise _err(data, f"line {ln}: pulse must be an integer and {units[0]} a number (got {row})",
+                       "write plain numbers such as 3 and 1.2e-4 (SI units, no unit suffix)") from None
         if not (math.isfinite(val) and val > 0):
-            raise _err(data, f"line {ln}: {units[0]} must be positive and finite (got {val!r})")
+            raise _err(data, f"line {ln}: {units[0]} must be positive and finite (got {val!r})",
+                       "give conductances in siemens (or resistances in ohm) as measured")
         tr = trains.setdefault((d, row[ci["cycle"]]), {})
         if n in tr:
-            raise _err(data, f"line {ln}: pulse {n} of {d} cycle {row[ci['cycle']]} appears twice")
+            raise _err(data, f"line {ln}: pulse {n} of {d} cycle {row[ci['cycle']]} appears twice",
+                       "number the cycles of a direction apart (cycle column)")
         tr[n] = val if units[0] == "conductance_S" else 1.0 / val
     curves = {}
     for d in ("set", "reset"):

@@ -114,7 +114,7 @@ def program_verify(run, w_target: np.ndarray) -> dict[str, Any]:
     last = np.zeros(n)          # sign of the error at the last pulse (0 = not pulsed yet)
     count = np.zeros(n, dtype=np.int64)
     done = np.zeros(n, dtype=bool)
-    time_s = verify_s = write_s = 0.0
+    verify_s = write_s = 0.0
     e_write = e_read = 0.0
     global_pulses = rounds = 0
     by_width = s["stepping"] == "width"
@@ -162,9 +162,9 @@ def program_verify(run, w_target: np.ndarray) -> dict[str, Any]:
             global_pulses += 1
         e_write += r_energy
         write_s += r_time
-        time_s = write_s + verify_s
         run.sim.log("program_round", round=rounds, active=int(active.sum()), pulses=r_pulses,
                     time_s=r_time + rows_max * s["t_verify"], energy_j=r_energy + e)
+    time_s = write_s + verify_s
     # the training's energy counters start after programming (the programming energy is reported here)
     for xb, (er, ew) in zip(xbars, e_before):
         xb.energy_read_j, xb.energy_write_j = er, ew
