@@ -41,7 +41,8 @@ def main() -> None:
     print(f"example: G {s['g_min_S']:.4g}..{s['g_max_S']:.4g} S, R {s['r_on_ohm']:.4g}..{s['r_off_ohm']:.4g} ohm; "
           f"{s['set_pulses']} SET + {s['reset_pulses']} RESET pulses x {s['set_cycles']} cycles; "
           f"scatter SET {100 * s['c2c_set']:.1f} %, RESET {100 * s['c2c_reset']:.1f} % (generator: 15 %)")
-    print(f"replay, no c2c: rms deviation from the mean curve {100 * replay(preset('table', None, data='example_table.csv', c2c_from_data=0)):.2g} %")
+    quiet = preset("table", None, data="example_table.csv", c2c_from_data=0)
+    print(f"replay, no c2c: rms deviation from the mean curve {100 * replay(quiet):.2g} %")
     print(f"replay, data c2c, median of 200 devices: {100 * replay(p, 200):.2f} %; one device: {100 * replay(p):.2f} %")
     for seed in range(1, 6):
         scn, _ = load(SCENARIO, QUIET + [f"seed={seed}"])

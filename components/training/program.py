@@ -94,8 +94,8 @@ def program_verify(run, w_target: np.ndarray) -> dict[str, Any]:
     targets = chip.split(np.asarray(w_target, dtype=float))
     for l, (xb, W) in enumerate(zip(xbars, targets)):
         if W.min() < xb.w_min - 1e-12 or W.max() > xb.w_max + 1e-12:
-            raise ConfigError(f"synapse.w_init: layer {l} needs weights in [{W.min():.4g}, {W.max():.4g}] but its units "
-                              f"reach only [{xb.w_min:.4g}, {xb.w_max:.4g}]; lower synapse.w_init")
+            raise ConfigError(f"synapse.w_init: layer {l} needs weights in [{W.min():.4g}, {W.max():.4g}] but its "
+                              f"units reach only [{xb.w_min:.4g}, {xb.w_max:.4g}]; lower synapse.w_init")
     target = np.concatenate([W.ravel() for W in targets])
     sizes = [W.size for W in targets]
     bounds = np.cumsum([0] + sizes)
@@ -134,8 +134,8 @@ def program_verify(run, w_target: np.ndarray) -> dict[str, Any]:
         same = moved & (sign == last)
         if by_width:
             width_ticks[over] = np.maximum(1, width_ticks[over] // 2)
-            width_ticks[same] = np.minimum(tmax_ticks, np.maximum(width_ticks[same] + 1,
-                                                                  np.round(width_ticks[same] * s["grow"]).astype(np.int64)))
+            grown = np.round(width_ticks[same] * s["grow"]).astype(np.int64)
+            width_ticks[same] = np.minimum(tmax_ticks, np.maximum(width_ticks[same] + 1, grown))
             keys = width_ticks
         else:
             amp[over] = s["v_start"]
