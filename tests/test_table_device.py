@@ -315,3 +315,16 @@ def test_validate_refuses_a_bad_table_and_spice_refuses_the_model(tmp_path):
     s, _ = load(scn, ["training.epochs=1"])
     with pytest.raises(ConfigError, match="table model .* not exported"):
         check_exportable(TrainingRun(s).chip)
+
+
+def test_scenario_finds_a_table_next_to_it(tmp_path, monkeypatch):
+    from components.training.config import load
+
+    d = tmp_path / "proj"
+    d.mkdir()
+    (d / "mine.csv").write_text(EXAMPLE.read_text())
+    (d / "s.toml").write_text('[device]\nmodel = "table"\nparams = { data = "mine.csv" }\n')
+    monkeypatch.chdir(tmp_path)
+    scn, raw = load(d / "s.toml")
+    assert raw["device"]["params"]["data"] == str((d / "mine.csv").resolve())
+    assert TableParams(data=scn.device.params["data"]).table.sha256 == _params().table.sha256

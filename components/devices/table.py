@@ -217,7 +217,8 @@ class MeasuredTable:
 
 def resolve_data_path(data: str) -> Path:
     """The file a ``data`` value names: the path as given (relative to the current folder), or, for a
-    bare file name that does not exist there, the shipped table of that name."""
+    bare file name that does not exist there, the shipped table of that name.  (Scenario files also
+    find a table next to themselves: :func:`components.training.config.load` resolves that first.)"""
     p = Path(os.path.expanduser(data))
     if p.is_file():
         return p.resolve()
@@ -227,8 +228,8 @@ def resolve_data_path(data: str) -> Path:
     if p.is_dir():
         raise field_error("TableParams", "data", f"{data} is a folder; give the CSV file", data)
     raise field_error("TableParams", "data", "no such file", data,
-                      f"give the path of a CSV of pulse trains (relative to the current folder) or a shipped "
-                      f"table name ({shipped})")
+                      f"give the path of a CSV of pulse trains (relative to the current folder or to the "
+                      f"scenario file) or a shipped table name ({shipped})")
 
 
 _CACHE: dict = {}

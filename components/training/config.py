@@ -471,7 +471,19 @@ def check_parameter_keys(scn: Scenario, source: str) -> None:
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Scenario, dict[str, Any]]:
     """Load, merge, override and validate a scenario file.  Returns (Scenario, raw dict)."""
     raw = load_scenario(path, overrides)
+    _locate_device_data(raw, Path(path))
     return validate_scenario(raw, str(path)), raw
+
+
+def _locate_device_data(raw: dict[str, Any], path: Path) -> None:
+    """A relative ``device.params.data`` (table model) not found in the current folder but next to the
+    scenario file is made absolute (then config.toml records where it was read)."""
+    params = raw.get("device", {}).get("params") if isinstance(raw.get("device"), dict) else None
+    data = params.get("data") if isinstance(params, dict) else None
+    if isinstance(data, str) and data.strip() and not Path(data).is_absolute() and not Path(data).exists():
+        beside = path.parent / data
+        if beside.is_file():
+            params["data"] = str(beside.resolve())
 
 
 # ---------------------------------------------------------------------- checks that need the built chip
