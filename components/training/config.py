@@ -113,8 +113,8 @@ class ProgramConfig(_Section):
 
     ``method = "direct"`` (default) sets every device to its target state at build time, as a
     perfect programmer would.  ``method = "verify"`` starts from the unprogrammed chip (every
-    device at mid state, weights 0) and writes each weight with write pulses through the
-    crossbars' own write path, reading it back after every pulse, until it is within ``tol`` of
+    synapse at weight 0, its devices at mid-range resistances) and writes each weight with
+    write pulses through the crossbars' own write path, reading it back after every pulse, until it is within ``tol`` of
     its target or has had ``max_pulses`` pulses.  ``stepping = "width"``: pulses of
     ``timing.v_write``; a weight's width starts at ``width`` and grows by ``grow`` while the
     error keeps its sign, halving when it overshoots.  ``stepping = "amplitude"``: pulses of

@@ -1,7 +1,8 @@
 """Program-and-verify: write a chip's initial weights with write pulses and read-back, as a real chip is.
 
 ``[program] method = "verify"`` (see :class:`~components.training.config.ProgramConfig`) builds the
-chip unprogrammed (every device at mid state: weight 0) and then, round by round:
+chip unprogrammed (every synapse at weight 0, its devices at mid-range resistances) and then,
+round by round:
 
 1. **verify**: every crossbar row is read (``t_verify`` each, at the synapses' ``v_read``, through
    the crossbar's own read path, so read energy and read disturb are real; the weights are
