@@ -120,6 +120,11 @@ CASES = {
     "xor with faults, recorded step after the checkpoint": (FAULTS, ["--set", "output.vcd_pattern=19"]),
     # fault processes: drift (from the start and from epoch 1), per-second failures and drops
     "xor with drift and per-second fault processes": (PROCESS_FAULTS, []),
+    # a device from data (c2c from its scatter) and weights written by program-and-verify
+    "xor, table device, program-and-verify": ("", ["--set", "device.model=table", "--set", "device.preset=measured",
+                                                   "--set", "device.params.data=example_table.csv",
+                                                   "--set", "timing.v_write=2V", "--set", "timing.clock=100ps",
+                                                   "--set", "program.method=verify"]),
 }
 
 

@@ -233,7 +233,9 @@ def test_faults_stuck_and_open():
 
 
 def test_defaults_are_off():
-    for cls in MODELS.values():
+    for name, cls in MODELS.items():
+        if name == "table":  # needs its data; its dx_c2c is the data's scatter by design (tests/test_table_device.py)
+            continue
         p = cls()
         assert p.dx_c2c == 0 and p.g_read_noise == 0 and math.isinf(p.retention_tau)
         assert math.isinf(p.endurance_cycles)

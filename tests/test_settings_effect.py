@@ -24,6 +24,11 @@ BASE = {"seed": 4, "data": {"task": "xor"}, "network": {"hidden": [3]},
         "circuit": {"error": {}, "sample_hold": {}, "comparator": {}, "pulse": {}},
         "training": {"epochs": 2, "alpha": 0.01, "c": 0.01, "baselines": []}}
 
+TABLE = {"device.model": "table", "device.preset": "measured", "device.params.data": "example_table.csv",
+         "timing.v_write": 2.0}
+VERIFY = {"program.method": "verify"}
+AMPLITUDE = {**VERIFY, "program.stepping": "amplitude"}
+
 # (dotted key, value, extra settings that make the field matter)
 FIELDS = [
     # device (TEAM)
@@ -67,6 +72,15 @@ FIELDS = [
     ("timing.t_pert", "30ns", {"training.perturbation": "written"}),
     ("timing.width_scale", 1.5, {}),
     ("circuit.pwm.e_conversion", 3e-12, {}),
+    # device built from data (components/devices/table.py)
+    ("device.params.th_set", 0.4, TABLE), ("device.params.th_reset", 0.4, TABLE),
+    ("device.params.alpha_set", 2.0, TABLE), ("device.params.alpha_reset", 2.0, TABLE),
+    ("device.params.c2c_from_data", 0.5, TABLE),
+    ("device.params.dx_c2c", 0.05, {**TABLE, "device.params.c2c_from_data": 0}),
+    # program-and-verify (components/training/program.py)
+    ("program.tol", 0.05, VERIFY), ("program.max_pulses", 3, VERIFY), ("program.width", "200ns", VERIFY),
+    ("program.grow", 2.0, VERIFY), ("program.t_verify", "3us", VERIFY),
+    ("program.v_start", 0.6, AMPLITUDE), ("program.v_step", 0.1, AMPLITUDE), ("program.v_max", 1.2, AMPLITUDE),
 ]
 
 #: Accepted by the blocks for hand-built circuits but meaningless in a chip: refused in scenarios.

@@ -11,7 +11,8 @@ docs/devices.md for equations, tolerances and the ngspice cross-checks.
 """
 
 from .array import DeviceArray
-from .params import MODELS, PRESETS, DeviceParams, HPParams, TEAMParams, VTEAMParams, YakopcicParams, preset
+from .params import (MODELS, PRESETS, DeviceParams, HPParams, TableParams, TEAMParams, VTEAMParams, YakopcicParams,
+                     preset)
 
 __all__ = ["DeviceArray", "DeviceParams", "HPParams", "MODELS", "PRESETS", "TEAMParams", "VTEAMParams",
-           "YakopcicParams", "preset"]
+           "TableParams", "YakopcicParams", "preset"]

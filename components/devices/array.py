@@ -139,6 +139,8 @@ class DeviceArray:
         ron, roff = P[:, K.P_RON], P[:, K.P_ROFF]
         lin = P[:, K.P_IV] == 0
         with np.errstate(all="ignore"):
+            if np.any(P[:, K.P_IV] == K.IV_LINEAR_G):  # table model: conductance linear in u
+                return (1.0 / ron - 1.0 / r) / (1.0 / ron - 1.0 / roff)
             return np.where(lin, (r - ron) / (roff - ron), np.log(r / ron) / np.log(roff / ron))
 
     def set_resistance(self, r, index=None) -> None:
@@ -361,7 +363,7 @@ class DeviceArray:
         sel = slice(None) if idx is None else idx
         du = self.dU[sel]
         noise = self.run_rng.standard_normal(du.shape)
-        u = self.U[sel] + du * self.params.dx_c2c * noise
+        u = self.U[sel] + du * self.params.c2c_scale(du) * noise
         stuck = (self.flags[sel] & 3) != 0
         self.U[sel] = np.where(stuck, self.U[sel], np.clip(u, 0.0, 1.0))
         self.version += 1

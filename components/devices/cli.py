@@ -4,6 +4,12 @@
                  [--initial-resistance OHMS | --initial-state X]
                  (--pulse AMPLITUDE WIDTH COUNT [--pulse ...] | --sine AMPLITUDE FREQUENCY CYCLES)
                  [--rise S] [--fall S] [--gap S] [--csv PATH] [--plot PATH] [--n N] [--seed S]
+    mssim device table --data FILE [same options; --pulse/--sine optional]
+
+The table model (measured pulse trains, :mod:`components.devices.table`) prints what it took from
+the data (range, thresholds, scatter); without ``--pulse``/``--sine`` it replays the measured
+protocol (the SET train from the data's mean start, then the RESET train) and prints the rms
+deviation of the simulated conductance from the data's mean curve.
 
 A pulse train writes one CSV row per pulse (row 0 = initial state) with
 ``pulse, t_end_s, state, resistance_ohm`` (state in the model's own units,
@@ -51,7 +57,9 @@ def register(subparsers) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--initial-resistance", metavar="OHMS", help="initial resistance")
     g.add_argument("--initial-state", metavar="X", help="initial state in the model's units")
-    d = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("--data", metavar="FILE", help="table model: CSV of measured SET/RESET pulse trains (format in "
+                   "docs/devices.md); without --pulse/--sine the measured trains are replayed and compared")
+    d = p.add_mutually_exclusive_group()
     d.add_argument("--pulse", nargs=3, action="append", metavar=("AMPLITUDE", "WIDTH", "COUNT"),
                    help="COUNT trapezoid pulses of AMPLITUDE volts and flat WIDTH (repeatable)")
     d.add_argument("--sine", nargs=3, metavar=("AMPLITUDE", "FREQUENCY", "CYCLES"), help="sinusoidal drive")
@@ -66,7 +74,17 @@ def register(subparsers) -> None:
 
 
 def _params(args):
-    base = preset(args.model, args.preset)
+    if args.data is not None and args.model != "table":
+        raise ConfigError(f"--data: only the table model reads data (got model {args.model!r}); use 'mssim device table "
+                          "--data FILE'")
+    if args.model == "table":
+        if args.data is None and not any(s.split("=", 1)[0].strip() == "data" for s in args.set):
+            raise ConfigError("--data: the table model needs its CSV of pulse trains; use 'mssim device table --data "
+                              "FILE' (the shipped example: --data example_table.csv)")
+        base = preset("table", args.preset, **({"data": args.data} if args.data is not None else
+                                               {"data": _set_value(args.set, "data")}))
+    else:
+        base = preset(args.model, args.preset)
     known = {f.name: f for f in fields(base)}
     changes = {}
     for item in args.set:
@@ -75,11 +93,27 @@ def _params(args):
         name, value = (s.strip() for s in item.split("=", 1))
         if name not in known:
             raise ConfigError(f"{type(base).__name__}.{name}: unknown parameter; known: {', '.join(sorted(known))}")
-        if name in _STRING_FIELDS:
+        if name in _STRING_FIELDS or name == "data":
             changes[name] = value
         else:
             changes[name] = parse_quantity(value, name=f"{type(base).__name__}.{name}")
     return base.with_values(**changes) if changes else base
+
+
+def _set_value(items, key):
+    for item in items:
+        name, _, value = item.partition("=")
+        if name.strip() == key:
+            return value.strip()
+    return None
+
+
+def _replay(params) -> list[tuple[str, str, str]]:
+    """The measured protocol of a table device as --pulse triples: the SET train (negative amplitude on the
+    + terminal), then the RESET train."""
+    t = params.table
+    return [(repr(-t.set_amplitude), repr(t.set_width), str(t.set_curves.shape[1] - 1)),
+            (repr(t.reset_amplitude), repr(t.reset_width), str(t.reset_curves.shape[1] - 1))]
 
 
 def _positive_time(text, name, allow_zero=False):
@@ -124,7 +158,15 @@ def run_device(args) -> int:
     _check_output(args.csv, "--csv")
     _check_output(args.plot, "--plot", plot=True)
     params = _params(args)
+    replay = False
+    if not args.pulse and not args.sine:
+        if args.model != "table":
+            raise ConfigError("give --pulse AMPLITUDE WIDTH COUNT or --sine AMPLITUDE FREQUENCY CYCLES")
+        args.pulse = _replay(params)
+        replay = True
     kw = {}
+    if replay and args.initial_resistance is None and args.initial_state is None:
+        kw["x0"] = float(params.table.set_mean[0])  # where the measured SET trains start (on average)
     if args.initial_resistance is not None:
         kw["r0"] = parse_quantity(args.initial_resistance, "ohm", name="--initial-resistance")
     elif args.initial_state is not None:
@@ -214,6 +256,21 @@ def run_device(args) -> int:
     r_end = arr.resistance()
     line = (f"{args.model}: final resistance {r_end[0]:.6g} ohm after {len(rows) - 1} "
             f"{'pulses' if args.pulse else 'samples'}")
+    if args.model == "table":
+        sm = params.summary()
+        line = (f"table ({sm['data']}): G {sm['g_min_S']:.4g}..{sm['g_max_S']:.4g} S (R {sm['r_on_ohm']:.4g}.."
+                f"{sm['r_off_ohm']:.4g} ohm); SET {sm['set_pulses']} pulses x {sm['set_cycles']} cycles at "
+                f"{sm['set_amplitude_V']:g} V / {sm['set_width_s']:g} s, threshold {sm['v_th_set_V']:g} V, "
+                f"c2c {100 * sm['c2c_set']:.1f} %; RESET {sm['reset_pulses']} x {sm['reset_cycles']} at "
+                f"{sm['reset_amplitude_V']:g} V / {sm['reset_width_s']:g} s, threshold {sm['v_th_reset_V']:g} V, "
+                f"c2c {100 * sm['c2c_reset']:.1f} %\n") + line
+        if replay:
+            data = np.concatenate([params.table.set_mean, params.table.reset_mean[1:]])
+            col = 5 if many else 3
+            g_model = 1.0 / np.array([r[col] for r in rows], float)
+            dev = float(np.sqrt(np.mean((g_model / data - 1.0) ** 2)))
+            line += (f"; replayed the measured trains: rms deviation of the {'median' if many else 'device-0'} "
+                     f"conductance from the data's mean curve {100 * dev:.2f} %")
     if many:
         p5, p50, p95 = np.percentile(r_end, (5, 50, 95))
         line += f"; {n_dev} devices: median {p50:.6g} ohm, 5-95 % {p5:.6g}..{p95:.6g} ohm"

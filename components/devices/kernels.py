@@ -31,6 +31,7 @@ from .params import (MODEL_HP, MODEL_TEAM, MODEL_VTEAM, MODEL_YAKOPCIC, P_ADOWN,
                      P_KDOWN, P_KUP, P_RON, P_ROFF, P_THDOWN, P_THUP, P_WC, P_WIN, P_WJ, P_WP, P_XOFF, P_XON,
                      WIN_BIOLEK, WIN_JOGLEKAR, WIN_KVATINSKY, WIN_NONE, WIN_PRODROMAKIS, Y_A1, Y_A2, Y_ALN,
                      Y_ALP, Y_AN, Y_AP, Y_B, Y_ETA, Y_VN, Y_VP, Y_XN, Y_XP)
+from .table import IV_LINEAR_G, MODEL_TABLE, table_flow, table_rate
 
 DU_MAX = 0.1          # largest state change per accepted step (normalised)
 STICK_EPS = 1e-9      # Joglekar/Prodromakis states are kept in [eps, 1 - eps]
@@ -70,6 +71,8 @@ def resistance(P, k, u):
     roff = P[k, P_ROFF]
     if P[k, P_IV] == 0.0:
         return ron + (roff - ron) * u
+    if P[k, P_IV] == IV_LINEAR_G:  # table model: conductance linear in u
+        return 1.0 / (1.0 / ron + (1.0 / roff - 1.0 / ron) * u)
     return ron * math.exp(math.log(roff / ron) * u)
 
 
@@ -146,6 +149,10 @@ def dudt(model, P, k, u, v, i, cap):
             xn = P[k, Y_XN]
             f = math.exp(P[k, Y_ALN] * (x + xn - 1.0)) * (x / (1.0 - xn)) if x <= 1.0 - xn else 1.0
         r = -eg * f
+    elif model == MODEL_TABLE:
+        r = table_rate(P, k, u, v)
+        if r == 0.0:
+            return 0.0
     elif model == MODEL_HP:
         r = P[k, P_KUP] * i
         if r == 0.0:
@@ -238,6 +245,8 @@ def _int_pos_pow(c0, c1, T, a):
 @njit(cache=True)
 def _closed_form1(model, P, k, mode, u, a0, a1, T, cap, lo, hi):
     """Closed-form end state, or -1.0 if this model/drive/window has none."""
+    if model == MODEL_TABLE:  # voltage drive: the law depends on the drive alone (components.devices.table)
+        return table_flow(P, k, u, a0, a1, T, cap) if mode == 0 else -1.0
     if P[k, P_WIN] != WIN_NONE or model == MODEL_YAKOPCIC:
         return -1.0
     drive_only = (model == MODEL_TEAM and mode == 1) or (model == MODEL_VTEAM and mode == 0)

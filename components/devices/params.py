@@ -111,6 +111,11 @@ class DeviceParams:
                 if getattr(self, f.name) > 1.0:
                     raise field_error(o, f.name, "relative spread must be at most 1", getattr(self, f.name))
 
+    def c2c_scale(self, du):
+        """Relative cycle-to-cycle spread of each state change ``du`` (``dx_c2c`` for every model but the
+        table model, whose SET and RESET spreads come from its data)."""
+        return self.dx_c2c
+
     def with_values(self, **changes) -> "DeviceParams":
         """Return a validated copy with some fields changed (unknown names raise ConfigError)."""
         names = {f.name for f in fields(self)}
@@ -469,7 +474,7 @@ MODELS: dict[str, type[DeviceParams]] = {
     "team": TEAMParams,
     "vteam": VTEAMParams,
     "yakopcic": YakopcicParams,
-}
+}  # "table" (measured data, components.devices.table) is added at the end of this module
 
 PRESETS: dict[str, dict[str, str]] = {
     "hp": {"biolek2009": "biolek2009"},
@@ -515,3 +520,11 @@ def spread_rows(params: DeviceParams, n: int, rng: np.random.Generator | None) -
     if spread and params.model_code != MODEL_YAKOPCIC:
         vals["r_off"] = np.maximum(vals["r_off"], 1.01 * vals["r_on"])
     return np.ascontiguousarray(params.row(vals, n).T)
+
+
+# The measured-data model lives in its own module (it needs the classes above).
+from .table import MODEL_TABLE, TableParams  # noqa: E402,F401
+
+MODELS["table"] = TableParams
+PRESETS["table"] = {"measured": "measured"}
+DEFAULT_PRESET["table"] = "measured"

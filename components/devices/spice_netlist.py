@@ -22,8 +22,17 @@ from __future__ import annotations
 import numpy as np
 
 from components.spice import pwl
+from mssim.errors import ConfigError
 
 from . import params as PR
+
+
+#: Why the measured-data model has no netlist: its rate is a staircase over tabulated knots (one jump per
+#: measured pulse), which a B-source could only hold as a nested ternary or pwl() per knot and
+#: ngspice's step control handles badly at every jump; the comparison would test ngspice, not mssim.
+TABLE_NOT_EXPORTED = ("device.model: the table model (measured pulse trains) is not exported to SPICE: its rate is a "
+                      "staircase over the tabulated pulses, which ngspice's behavioural sources do not integrate "
+                      "reliably; cross-check a chip with a model device (hp, team, vteam, yakopcic) instead")
 
 
 def _g(x: float) -> str:
@@ -50,6 +59,8 @@ def _window(row, up: bool, uc: str) -> str:
 def device_cards(model: int, row, name: str, node_p: str, node_n: str, u0: float, *, cap: float = 1e10,
                  eps: float = 1e-6) -> str:
     """Cards for one device between ``node_p`` (+) and ``node_n`` (−); state on node ``s_<name>``."""
+    if model == PR.MODEL_TABLE:
+        raise ConfigError(TABLE_NOT_EXPORTED)
     s = f"s_{name}"
     uc = f"min(1,max(0,V({s})))"
     vd = f"V({node_p},{node_n})"

@@ -34,7 +34,8 @@ import numpy as np
 
 from mssim.errors import ConfigError
 
-from ..devices.spice_netlist import device_cards
+from ..devices.spice_netlist import TABLE_NOT_EXPORTED, device_cards
+from ..devices.table import MODEL_TABLE
 from ..opamp import closed_loop
 from ..spice import pwl
 from ..synapses import topologies as topo
@@ -154,6 +155,8 @@ def _activation(p, node_y: str) -> str:
 def check_exportable(chip) -> None:
     """Raise ``ConfigError`` (naming the scenario key and the fix) for what the netlist does not model."""
     sp = chip.spec.synapse_params
+    if chip.spec.device_params.model_code == MODEL_TABLE:
+        raise ConfigError(TABLE_NOT_EXPORTED)
     if sp.unit not in SUPPORTED_UNITS:
         raise ConfigError(f"synapse.unit: the SPICE export covers {', '.join(SUPPORTED_UNITS)} units (got "
                           f"{sp.unit!r}); use --set synapse.unit=pair")

@@ -179,7 +179,7 @@ class CrossbarLayer(AnalogBlock):
         self.g_ref = sp_.g_ref if sp_.g_ref is not None else 0.5 * (1.0 / self.r_lo + 1.0 / self.r_hi)
         self.w_min, self.w_max = T.w_range(sp_.unit, self.r_lo, self.r_hi, self.g_ref)
         self._thresholds = None
-        if arr.model in (DP.MODEL_TEAM, DP.MODEL_VTEAM):
+        if arr.model in (DP.MODEL_TEAM, DP.MODEL_VTEAM, DP.MODEL_TABLE):  # threshold models (TEAM: current)
             up = np.ascontiguousarray(arr.P[:, DP.P_THUP])
             dn = np.ascontiguousarray(arr.P[:, DP.P_THDOWN])
             if np.all(up == up[0]) and np.all(dn == dn[0]):  # no threshold spread: compare scalars

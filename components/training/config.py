@@ -7,7 +7,7 @@ picoseconds.  Device, op-amp and synapse parameter overrides are passed on to
 those components' own validated dataclasses.
 
 Sections: ``seed``, ``name``, ``base`` (handled by the loader), ``[data]``,
-``[network]``, ``[device]``, ``[synapse]``, ``[neuron]``, ``[timing]``,
+``[network]``, ``[device]``, ``[synapse]``, ``[program]``, ``[neuron]``, ``[timing]``,
 ``[training]``, ``[faults]``, ``[sweep]``, ``[output]``.
 """
 
@@ -95,7 +95,7 @@ class NetworkConfig(_Section):
 class DeviceConfig(_Section):
     """Memristor model, preset, and overrides by the papers' parameter names."""
 
-    model: Literal["hp", "team", "vteam", "yakopcic"] = "team"
+    model: Literal["hp", "team", "vteam", "yakopcic", "table"] = "team"
     preset: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -106,6 +106,53 @@ class SynapseConfig(_Section):
     unit: Literal["pair", "differential", "bridge", "reference"] = "pair"
     params: dict[str, Any] = Field(default_factory=dict)
     w_init: float = Field(default=0.3, ge=0, lt=1)
+
+
+class ProgramConfig(_Section):
+    """How the initial weights are written (``components.training.program``).
+
+    ``method = "direct"`` (default) sets every device to its target state at build time, as a
+    perfect programmer would.  ``method = "verify"`` starts from the unprogrammed chip (every
+    synapse at weight 0, its devices at mid-range resistances) and writes each weight with
+    write pulses through the crossbars' own write path, reading it back after every pulse, until it is within ``tol`` of
+    its target or has had ``max_pulses`` pulses.  ``stepping = "width"``: pulses of
+    ``timing.v_write``; a weight's width starts at ``width`` and grows by ``grow`` while the
+    error keeps its sign, halving when it overshoots.  ``stepping = "amplitude"``: pulses of
+    ``width``; the amplitude starts at ``v_start`` and rises by ``v_step`` (at most ``v_max``)
+    while the error keeps its sign, restarting at ``v_start`` when it overshoots.  Every
+    verify read takes ``t_verify`` per crossbar row.  Defaults (verify only): tol 0.02,
+    max_pulses 100, stepping width, width = tol/kappa (the calibrated weight rate at v_write),
+    grow 1.5, v_start v_write/2, v_step v_write/20, v_max 1.5·v_write, t_verify 1 us.
+    """
+
+    method: Literal["direct", "verify"] = "direct"
+    tol: float | None = Field(default=None, gt=0, lt=1)
+    max_pulses: int | None = Field(default=None, ge=1, le=100000)
+    stepping: Literal["width", "amplitude"] | None = None
+    width: PosSeconds | None = None
+    grow: float | None = Field(default=None, gt=1, le=100)
+    v_start: Volts | None = Field(default=None, gt=0, le=1000)
+    v_step: Volts | None = Field(default=None, gt=0, le=1000)
+    v_max: Volts | None = Field(default=None, gt=0, le=1000)
+    t_verify: PosSeconds | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        given = [k for k in ("tol", "max_pulses", "stepping", "width", "grow", "v_start", "v_step", "v_max", "t_verify")
+                 if getattr(self, k) is not None]
+        if self.method == "direct" and given:
+            raise ValueError(f"{', '.join(given)}: only used with method = 'verify' (the direct set writes no pulses); "
+                             "set method = 'verify' or remove them")
+        stepping = self.stepping or "width"
+        amp_only = [k for k in ("v_start", "v_step", "v_max") if getattr(self, k) is not None]
+        if stepping == "width" and amp_only:
+            raise ValueError(f"{', '.join(amp_only)}: only used with stepping = 'amplitude' (width stepping writes at "
+                             "timing.v_write); set stepping = 'amplitude' or remove them")
+        if stepping == "amplitude" and self.grow is not None:
+            raise ValueError("grow: only used with stepping = 'width' (amplitude stepping adds v_step); remove it")
+        if self.v_start is not None and self.v_max is not None and self.v_start > self.v_max:
+            raise ValueError(f"v_start ({self.v_start:g} V) must not exceed v_max ({self.v_max:g} V)")
+        return self
 
 
 class NeuronConfig(_Section):
@@ -364,6 +411,7 @@ class Scenario(_Section):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     synapse: SynapseConfig = Field(default_factory=SynapseConfig)
+    program: ProgramConfig = Field(default_factory=ProgramConfig)
     neuron: NeuronConfig = Field(default_factory=NeuronConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
     circuit: CircuitConfig = Field(default_factory=CircuitConfig)
@@ -423,7 +471,19 @@ def check_parameter_keys(scn: Scenario, source: str) -> None:
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Scenario, dict[str, Any]]:
     """Load, merge, override and validate a scenario file.  Returns (Scenario, raw dict)."""
     raw = load_scenario(path, overrides)
+    _locate_device_data(raw, Path(path))
     return validate_scenario(raw, str(path)), raw
+
+
+def _locate_device_data(raw: dict[str, Any], path: Path) -> None:
+    """A relative ``device.params.data`` (table model) not found in the current folder but next to the
+    scenario file is made absolute (then config.toml records where it was read)."""
+    params = raw.get("device", {}).get("params") if isinstance(raw.get("device"), dict) else None
+    data = params.get("data") if isinstance(params, dict) else None
+    if isinstance(data, str) and data.strip() and not Path(data).is_absolute() and not Path(data).exists():
+        beside = path.parent / data
+        if beside.is_file():
+            params["data"] = str(beside.resolve())
 
 
 # ---------------------------------------------------------------------- checks that need the built chip

@@ -395,6 +395,9 @@ def run_scenario(path: str | Path | None = None, *, overrides: Sequence[str] = (
     if vcd_path is not None:
         check_vcd(vcd_path)
     ck_path = ckpt.checkpoint_path(out_dir)
+    if init_weights is not None and scenario.program.method == "verify":
+        raise ConfigError(f"--init-weights: sets the weights directly, but {source} writes them with program.method = "
+                          "'verify'; drop one of the two")
     if checkpoint_every is not None:
         if int(checkpoint_every) < 1:
             raise ConfigError(f"--checkpoint-every: must be a positive number of epochs (got {checkpoint_every})")

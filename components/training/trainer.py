@@ -34,6 +34,7 @@ from ..synapses import WEIGHT_INCREASING_POLARITY, CrossbarLayer, SynapseParams
 from .chip import Chip, ChipSpec
 from .config import Scenario
 from .controller import Controller, ControllerConfig
+from .program import program_verify
 
 OPAMPS = ("ideal", "typical", "tl07x", "opa27")
 
@@ -212,9 +213,13 @@ class TrainingRun:
             kappa=self.calibration["kappa_per_s"], kappa_pert=kp, j_scale=j_scale,
             v_read=syn.v_read, v_sat=ng.v_sat, pwm=pwm, eval_every=tr.eval_every, width_scale=t.width_scale)
         w0 = np.concatenate([w.ravel() for w in init_weights(sizes, seed=scn.seed, scale=scn.synapse.w_init)])
+        verify = scn.program.method == "verify"  # program-and-verify from the unprogrammed chip (program.py)
+        if verify and syn.init_spread > 0:
+            raise ConfigError("synapse.params.init_spread: the error of the direct set; with program.method = 'verify' "
+                              "the weights are written with pulses to within program.tol; remove init_spread")
         spec = ChipSpec(sizes=sizes, device_params=dev, synapse_params=syn.with_values(init="mid"), neuron_params=neu,
                         error_params=err, sh_params=sh, comparator_params=cmp_, pulse_params=pulse, pwm_params=pwm,
-                        w_init=w0)
+                        w_init=None if verify else w0)
         self.history: list[dict[str, Any]] = []
         self._t_wall = time.perf_counter()
         self._progress = None
@@ -231,6 +236,11 @@ class TrainingRun:
         self.engine = self.chip.engine
         self.sim = self.chip.sim
         self.sim.muted_kinds |= {"pulse", "sample_hold"}
+        #: What a device built from data took from it (table model), and the program-and-verify report.
+        self.device_table = dev.summary() if hasattr(dev, "summary") else None
+        if self.device_table is not None:
+            self.sim.log("device_table", **self.device_table)
+        self.program = program_verify(self, w0) if verify else None
         self.initial_weights = self.chip.weights_flat()
         self.faults = None
         if scn.faults.events:
@@ -383,6 +393,10 @@ class TrainingRun:
             "patterns": ctl.patterns_done,
             "calibration": self.calibration,
         }
+        if self.device_table is not None:
+            metrics["device_table"] = self.device_table
+        if self.program is not None:
+            metrics["program"] = self.program
         waveforms = {}
         for p in self.probes:
             t, v = p.arrays()
