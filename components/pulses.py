@@ -145,6 +145,7 @@ class PulseGenerator(Component):
         self.energy_j = 0.0
         self.n_pulses = 0
         self.busy = False
+        self._pol_src = self._pol_ok = None
 
     def ports(self) -> list[Port]:
         n = self.n_lines
@@ -214,10 +215,16 @@ class PulseGenerator(Component):
                 raise ConfigError(f"PulseGenerator.fire.width_ticks: must be a non-negative int (got {width_ticks!r})")
             nominal = p.quantise(int(width_ticks) * TICK) if width_ticks else 0
         amp = float(p.amplitude if amplitude is None else amplitude)
-        pol = np.asarray(self._pol.value() if polarity is None else polarity, dtype=float)
-        if pol.shape not in ((), (self.n_lines,)) or not np.all((pol == 1.0) | (pol == -1.0) | (pol == 0.0)):
-            raise ConfigError(f"PulseGenerator {self.name!r}.polarity: must be -1, 0 or +1 per line (got {pol!r})")
-        pol = np.broadcast_to(pol, (self.n_lines,))
+        src = self._pol.value() if polarity is None else polarity
+        if src is self._pol_src:  # the net's value, checked when it was set (net values are immutable)
+            pol = self._pol_ok
+        else:
+            pol = np.asarray(src, dtype=float)
+            if pol.shape not in ((), (self.n_lines,)) or not np.all((pol == 1.0) | (pol == -1.0) | (pol == 0.0)):
+                raise ConfigError(f"PulseGenerator {self.name!r}.polarity: must be -1, 0 or +1 per line (got {pol!r})")
+            pol = np.broadcast_to(pol, (self.n_lines,))
+            if polarity is None:
+                self._pol_src, self._pol_ok = src, pol
         width = nominal
         if nominal > 0 and p.jitter_c2c > 0:
             e1, e2 = self._rng_jitter.normal(0.0, p.jitter_c2c, 2)

@@ -33,7 +33,7 @@ _NO_DRAWS = np.zeros(0)
 _PAR_PAIRS = _PAR_MIN // 2
 
 from . import topologies as T
-from .writes import write_calls, write_pieces_kernel
+from .writes import snap_polarity, write_calls, write_pieces_kernel
 from .lines import LineNetwork
 from .params import SynapseParams
 
@@ -637,7 +637,7 @@ class CrossbarLayer(AnalogBlock):
         if p.shape != (self.n_in, self.n_out):
             raise ConfigError(f"CrossbarLayer.write.polarity: shape must be ({self.n_in}, {self.n_out}) or "
                               f"({self.n_units},) (got {p.shape})")
-        return np.where(p > 0.5, 1.0, np.where(p < -0.5, -1.0, 0.0))
+        return snap_polarity(np.ascontiguousarray(p)).reshape(self.n_in, self.n_out)
 
     def write(self, v0: float, v1: float, duration_s: float, polarity=None) -> float:
         """Apply one write-pulse segment ``v0`` → ``v1`` (V) for ``duration_s`` to every unit in

@@ -36,6 +36,16 @@ def write_calls(pieces, pol):
 
 
 @njit(cache=True)
+def snap_polarity(p):
+    """Polarity codes +1 / -1 / 0 of a write request (> 0.5, < -0.5, else 0), as a new array."""
+    out = np.empty(p.size)
+    for i in range(p.size):
+        x = p.flat[i]
+        out[i] = 1.0 if x > 0.5 else (-1.0 if x < -0.5 else 0.0)
+    return out
+
+
+@njit(cache=True)
 def _c2c(U, dU, flags, idx, dx, draws, d0):
     for j in range(idx.size):
         i = idx[j]
