@@ -487,6 +487,43 @@ def _settle_batch(V0, n_l, n_in_l, y_off, G, G_off, k, ng, off, stuck, rf, lo, h
 
 
 @njit(cache=True)
+def _refresh_layer(G, usrc, gsrc, Q, amax, amin, has_q, has_ext, a, G_base, usrc_all, loop_src, loop_set, l, s0, rf, a0,
+                   gbw, ng, tau, k, r0, Q_all, amax_all, amin_all):
+    """Take crossbar l's read state into the engine's arrays: transfer and source conductances
+    from flat offset ``a``, read terms from row ``r0``; when its column source conductances
+    differ from those the loop constants were computed with, the noise gain ``1 + R_f·G_src``
+    and the loop law (:func:`components.opamp.loop_law`) for its neurons from ``s0``.  Returns
+    whether the loop constants changed."""
+    n_in, n_out = G.shape
+    for i in range(n_in):
+        for j in range(n_out):
+            G_base[a + i * n_out + j] = G[i, j]
+            usrc_all[a + i * n_out + j] = usrc[i, j]
+    if has_q:
+        for i in range(Q.size):
+            Q_all[r0 + i] = Q[i]
+    if has_ext:
+        for i in range(amax.size):
+            amax_all[r0 + i] = amax[i]
+            amin_all[r0 + i] = amin[i]
+    n = gsrc.size
+    same = loop_set[l]
+    if same:
+        for j in range(n):
+            if not (loop_src[s0 + j] == gsrc[j]):
+                same = False
+                break
+    if same:
+        return False
+    for j in range(n):
+        loop_src[s0 + j] = gsrc[j]
+        ng[s0 + j] = gsrc[j] * rf + 1.0  # 1 + R_f*G_src
+    loop_law(a0, gbw, ng[s0: s0 + n], tau[s0: s0 + n], k[s0: s0 + n])
+    loop_set[l] = True
+    return True
+
+
+@njit(cache=True)
 def _min_positive(t):
     """The smallest positive entry of t (inf if none)."""
     m = math.inf
@@ -717,7 +754,10 @@ class AnalogEngine:
         self.t_state = self.env.now
         self._versions = [None] * L
         self._nl_versions = [None] * L
-        self._loop_src = [None] * L
+        #: the source conductances the loop constants were computed from, per neuron
+        self.loop_src = np.zeros(int(self.n_l.sum()))
+        self.loop_set = np.zeros(L, dtype=np.bool_)
+        self._empty1 = np.zeros(0)
         self._tmin = math.inf
         self._noise_rng = chip.sim.seeds.run_stream("engine", "noise")
         self._read_noise = chip.spec.device_params.g_read_noise > 0
@@ -766,31 +806,21 @@ class AnalogEngine:
             xb, nl = self.xbars[l], self.neurons[l]
             ver = xb.version
             if ver != self._versions[l] or self._read_noise:
-                s = slice(self.y_off[l], self.y_off[l] + nl.n)
-                G, gsrc = xb.engine_read_state(read_noise=self._read_noise)
-                a = self.G_off[l]
-                self.G_base[a: a + G.size] = G.ravel()
-                self.usrc[a: a + G.size] = xb.unit_source_conductance().ravel()
-                if self._loop_src[l] is None or not np.array_equal(self._loop_src[l], gsrc):
-                    op = nl.params.opamp
-                    ng = self.ng[s]
-                    np.multiply(gsrc, nl.params.r_f, out=ng)
-                    ng += 1.0  # 1 + R_f*G_src
-                    loop_law(float(op.a0), float(op.gbw), ng, self.tau[s], self.k[s])
-                    self._loop_src[l] = gsrc
-                    self._tmin = _min_positive(self.tau)
-                Q, amax, amin, mode = xb.read_terms()
-                r = slice(self.row_off[l], self.row_off[l] + xb.n_in)
+                G, gsrc, usrc, Q, amax, amin, mode = xb.engine_terms(read_noise=self._read_noise)
+                op = nl.params.opamp
+                has_ext = amax is not None
+                if has_ext and not self._th_done[l]:  # a crossbar's thresholds are fixed when it is built
+                    up, dn, _ = xb._thresholds
+                    self.th_up[l] = np.max(up)
+                    self.th_dn[l] = np.min(dn)
+                    self._th_done[l] = True
                 self.mode[l] = mode
-                if Q is not None:
-                    self.Q[r] = Q
-                if amax is not None:
-                    self.amax[r], self.amin[r] = amax, amin
-                    if not self._th_done[l]:  # a crossbar's thresholds are fixed when it is built
-                        up, dn, _ = xb._thresholds
-                        self.th_up[l] = np.max(up)
-                        self.th_dn[l] = np.min(dn)
-                        self._th_done[l] = True
+                if _refresh_layer(G, usrc, gsrc, self._empty1 if Q is None else Q, amax if has_ext else self._empty1,
+                                  amin if has_ext else self._empty1, Q is not None, has_ext, self.G_off[l],
+                                  self.G_base, self.usrc, self.loop_src, self.loop_set, l, self.y_off[l],
+                                  float(nl.params.r_f), float(op.a0), float(op.gbw), self.ng, self.tau, self.k,
+                                  self.row_off[l], self.Q, self.amax, self.amin):
+                    self._tmin = _min_positive(self.tau)
                 self._versions[l] = ver
                 changed = True
             nv = nl.version

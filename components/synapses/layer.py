@@ -382,6 +382,13 @@ class CrossbarLayer(AnalogBlock):
                 G = G + self._perturbation * self.unit_source_conductance()
         return G, gsrc
 
+    def engine_terms(self, read_noise: bool = False):
+        """Everything the chip's engine reads from this crossbar, in one call:
+        ``(G, g_src, usrc, Q, amax, amin, mode)``, as :meth:`engine_read_state`,
+        :meth:`unit_source_conductance` and :meth:`read_terms` give them."""
+        G, gsrc = self.engine_read_state(read_noise=read_noise)
+        return (G, gsrc, self._terms[0]) + self.read_terms()
+
     def unit_source_conductance(self) -> np.ndarray:
         """Norton conductance of each unit into its summing node (S), (n_in, n_out): an electrically
         injected perturbation ``dW`` adds ``v_in·dW·usrc`` to the unit's output current."""
