@@ -3,8 +3,9 @@
 Compiled kernels are cached by numba per source file, and numba does not notice when a kernel's
 callee in another file changes (a cached write kernel would keep calling the device law it was
 compiled with).  So, unless you set ``NUMBA_CACHE_DIR`` yourself, the cache lives in a folder
-named after a digest of every source file of this package: any edit starts a fresh cache, and
-the folders of older sources are removed (only the newest few are kept; they are mssim's own).
+named after where this package is and a digest of every source file of it: any edit starts a
+fresh cache, and the folders of older sources of the same checkout are removed (the newest few
+are kept; they are mssim's own).  Two checkouts keep separate caches.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ def _cache_dir() -> Path | None:
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mssim" / "numba"
-    here = base / h.hexdigest()[:16]
+    where = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+    here = base / f"{where}-{h.hexdigest()[:16]}"
     try:
         here.mkdir(parents=True, exist_ok=True)
-        old = sorted((d for d in base.iterdir() if d.is_dir() and d != here), key=lambda d: d.stat().st_mtime)
+        old = sorted((d for d in base.iterdir() if d.is_dir() and d != here and d.name.startswith(where + "-")),
+                     key=lambda d: d.stat().st_mtime)
         for d in old[: max(0, len(old) - (_KEEP - 1))]:
             shutil.rmtree(d, ignore_errors=True)
         os.utime(here)
@@ -36,7 +39,7 @@ def _cache_dir() -> Path | None:
     return here
 
 
-if not os.environ.get("NUMBA_CACHE_DIR"):
+if not os.environ.get("NUMBA_CACHE_DIR") and os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0"):
     _dir = _cache_dir()
     if _dir is not None:
         from numba.core import config as _numba_config

@@ -15,13 +15,21 @@ def _cache_dir(env_extra):
 
 
 def test_cache_folder_is_named_after_the_sources_and_old_ones_are_pruned(tmp_path):
+    import hashlib
+
+    import components
+
+    where = hashlib.sha256(os.path.dirname(os.path.abspath(components.__file__)).encode()).hexdigest()[:8]
     base = tmp_path / "mssim" / "numba"
-    for i in range(5):  # folders of older sources
-        (base / f"old{i}").mkdir(parents=True)
-        os.utime(base / f"old{i}", (i, i))
+    for i in range(5):  # folders of older sources of this checkout, and of another checkout
+        for w in (where, "otherckt"):
+            (base / f"{w}-old{i}").mkdir(parents=True, exist_ok=True)
+            os.utime(base / f"{w}-old{i}", (i, i))
     d = _cache_dir({"XDG_CACHE_HOME": str(tmp_path)})
-    assert os.path.dirname(d) == str(base) and len(os.path.basename(d)) == 16
-    assert sorted(p.name for p in base.iterdir()) == sorted(["old3", "old4", os.path.basename(d)])
+    name = os.path.basename(d)
+    assert os.path.dirname(d) == str(base) and name.startswith(where + "-") and len(name) == 8 + 1 + 16
+    kept = sorted(p.name for p in base.iterdir())
+    assert kept == sorted([f"{where}-old3", f"{where}-old4", name] + [f"otherckt-old{i}" for i in range(5)])
     assert _cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == d  # same sources, same folder
 
 
