@@ -3,8 +3,8 @@
 Compiled kernels are cached by numba per source file, and numba does not notice when a kernel's
 callee in another file changes (a cached write kernel would keep calling the device law it was
 compiled with).  So, unless you set ``NUMBA_CACHE_DIR`` yourself, the cache lives in a folder
-named after where this package is and a digest of every source file of it: any edit starts a
-fresh cache, and the folders of older sources of the same checkout are removed (the newest few
+named after where this package is and a digest of its source files that use numba: an edit to
+any of them starts a fresh cache, and the folders of older sources of the same checkout are removed (the newest few
 are kept; they are mssim's own).  Two checkouts keep separate caches.
 """
 
@@ -22,8 +22,10 @@ def _cache_dir() -> Path | None:
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for p in sorted(root.rglob("*.py")):
-        h.update(str(p.relative_to(root)).encode())
-        h.update(p.read_bytes())
+        src = p.read_bytes()
+        if b"numba" in src:  # only files with compiled code (or calling it) shape the kernels
+            h.update(str(p.relative_to(root)).encode())
+            h.update(src)
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mssim" / "numba"
     where = hashlib.sha256(str(root).encode()).hexdigest()[:8]
     here = base / f"{where}-{h.hexdigest()[:16]}"

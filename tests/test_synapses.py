@@ -124,13 +124,28 @@ def test_parallel_write_equals_unit_by_unit():
     np.testing.assert_array_equal(A.resistances()[1], B.resistances()[1])
 
 
-@pytest.mark.parametrize("unit", ["pair", "differential", "bridge", "reference"])
-def test_a_whole_pulse_in_one_call_equals_its_pieces_one_by_one(unit):
+def _table_device():
+    from components.devices import preset
+    from components.devices.table import DATA_DIR
+
+    return preset("table", None, data=str(DATA_DIR / "example_table.csv"))
+
+
+@pytest.mark.parametrize("unit, device", [(u, "team") for u in ("pair", "differential", "bridge", "reference")]
+                         + [("pair", "table"), ("reference", "table")])
+def test_a_whole_pulse_in_one_call_equals_its_pieces_one_by_one(unit, device):
     """write_pieces (one compiled call per pulse) is the same physics, the same cycle-to-cycle
-    draws and the same energy as write() per piece (one device call, one draw, per piece)."""
-    dev = TEAMParams.symmetric().with_values(dx_c2c=0.2)
+    draws and the same energy as write() per piece (one device call, one draw, per piece); the
+    measured-table model's SET and RESET changes keep their own spreads."""
+    if device == "team":
+        dev = TEAMParams.symmetric().with_values(dx_c2c=0.2)
+        v = 1.2
+    else:
+        dev = _table_device()
+        assert dev.c2c_set != dev.c2c_reset  # the spreads taken from its data differ by direction
+        v = 2.0
     pol = np.array([[1, -1, 0, 1], [-1, 1, 1, 0], [0, -1, 1, -1]], float)
-    pieces = [(0.0, 1.2, 1e-8), (1.2, 1.2, 3e-7), (1.2, 0.0, 2e-8), (0.0, 0.0, 1e-7)]
+    pieces = [(0.0, v, 1e-8), (v, v, 3e-7), (v, 0.0, 2e-8), (0.0, 0.0, 1e-7)]
     A = layer(unit, dev=dev, seed=3)
     B = layer(unit, dev=dev, seed=3)
     ea = A.write_pieces(pieces, pol)

@@ -116,6 +116,11 @@ class DeviceParams:
         table model, whose SET and RESET spreads come from its data)."""
         return self.dx_c2c
 
+    def c2c_spreads(self) -> tuple[float, float]:
+        """``(spread of changes with du < 0, spread of the others)``: :meth:`c2c_scale` as two numbers,
+        for compiled code."""
+        return self.dx_c2c, self.dx_c2c
+
     def with_values(self, **changes) -> "DeviceParams":
         """Return a validated copy with some fields changed (unknown names raise ConfigError)."""
         names = {f.name for f in fields(self)}

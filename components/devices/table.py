@@ -476,6 +476,9 @@ class TableParams(DeviceParams):
     def v_th_reset(self) -> float:
         return self.th_reset * self.table.reset_amplitude
 
+    def c2c_spreads(self) -> tuple[float, float]:
+        return self.c2c_set, self.c2c_reset
+
     def c2c_scale(self, du: np.ndarray) -> np.ndarray | float:
         """Relative spread of each state change ``du`` (SET moves u down, RESET up)."""
         if self.c2c_set == self.c2c_reset:

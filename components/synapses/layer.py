@@ -700,13 +700,13 @@ class CrossbarLayer(AnalogBlock):
                 plan = self._write_plan = (np.array([p for p, _ in topo.write_pairs], dtype=np.int64),
                                            np.array([n for _, n in topo.write_pairs], dtype=np.int64),
                                            np.array(topo.write_single, dtype=np.int64))
-            dx = arr.params.dx_c2c
-            n_draw = k * m * (2 * plan[0].size + plan[2].size) if dx > 0 else 0
+            dx_dn, dx_up = arr.params.c2c_spreads()
+            n_draw = k * m * (2 * plan[0].size + plan[2].size) if (dx_dn > 0 or dx_up > 0) else 0
             draws = arr.run_rng.standard_normal(n_draw) if n_draw else _NO_DRAWS
             e, calls = write_pieces_kernel(pcs, flat, self.n_units, plan[0], plan[1], plan[2], arr.model, arr.P,
                                            arr.U, arr.dU, arr.flags, arr.switch_count, arr._limit, arr._stuck_u,
                                            arr.params.switch_dx, arr.rtol, arr.atol, arr.rate_cap, arr.exact_flows,
-                                           arr.path_counts, dx, draws)
+                                           arr.path_counts, dx_dn, dx_up, draws)
             arr.version += calls
         if math.isfinite(self.device_params.retention_tau):
             arr.idle(total)

@@ -46,23 +46,24 @@ def snap_polarity(p):
 
 
 @njit(cache=True)
-def _c2c(U, dU, flags, idx, dx, draws, d0):
+def _c2c(U, dU, flags, idx, dx_dn, dx_up, draws, d0):
     for j in range(idx.size):
         i = idx[j]
-        u = U[i] + dU[i] * dx * draws[d0 + j]
+        u = U[i] + dU[i] * (dx_dn if dU[i] < 0.0 else dx_up) * draws[d0 + j]
         if (flags[i] & 3) == 0:
             U[i] = min(max(u, 0.0), 1.0)
 
 
 @njit(cache=True)
 def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model, P, U, dU, flags, count, limit,
-                        stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_c2c, draws):
+                        stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_dn, dx_up, draws):
     """Apply the pulse ``pieces`` (rows ``v0, v1, seconds``) to the units with polarity
     ``pol[u]`` = ±1 (0 = not written) of one crossbar: per piece, each pair of slots
     (``pair_pos[p]``, ``pair_neg[p]``) through :func:`~components.devices.kernels.apply_pairs`,
     then each lone slot ``single[s]`` through :func:`~components.devices.kernels.apply_single`,
     the device at slot ``s`` of unit ``u`` being ``s·n_units + u``.  ``draws`` holds the
-    cycle-to-cycle normals (used when ``dx_c2c`` > 0).  Returns ``(energy in J, device calls
+    cycle-to-cycle normals, used when a spread is positive: ``dx_dn`` for state changes with
+    du < 0, ``dx_up`` for the others (:meth:`components.devices.DeviceParams.c2c_spreads`).  Returns ``(energy in J, device calls
     made)``.  (Serial device kernels only: a cached function that calls numba's parallel
     kernels crashes when loaded from the cache, so large pulses loop over the same calls in
     Python, :meth:`~components.synapses.CrossbarLayer.write_pieces`.)"""
@@ -99,6 +100,7 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
     e = 0.0
     calls = 0
     d = 0
+    c2c = dx_dn > 0.0 or dx_up > 0.0
     for r in range(pieces.shape[0]):
         wa = pieces[r, 0]
         wb = pieces[r, 1]
@@ -113,15 +115,15 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
                           atol, cap, fast, energy, paths)
             e += energy.sum()
             calls += 1
-            if dx_c2c > 0.0:
-                _c2c(U, dU, flags, both[p], dx_c2c, draws, d)
+            if c2c:
+                _c2c(U, dU, flags, both[p], dx_dn, dx_up, draws, d)
                 d += 2 * m
         for s in range(n_s):
             K.apply_single(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, isg[s], sa, sb, T, 0, rtol,
                            atol, cap, fast, energy, paths)
             e += energy.sum()
             calls += 1
-            if dx_c2c > 0.0:
-                _c2c(U, dU, flags, isg[s], dx_c2c, draws, d)
+            if c2c:
+                _c2c(U, dU, flags, isg[s], dx_dn, dx_up, draws, d)
                 d += m
     return e, calls
