@@ -4,11 +4,13 @@
 into a :class:`TrainingRun` (chip + controller + calibration); :meth:`TrainingRun.run`
 simulates the training and returns a :class:`TrainResult`.
 
-Calibration is what a chip designer does once per design: measure how fast a
-weight moves under an update pulse (``kappa``, 1/s, at the mid weight, from two
-pulse widths so rise and fall cancel) and set the PWM gain so that a width of
-``alpha·|ΔJ|/(c·kappa)`` results.  Perturbation pulses get ``t_pert = c/kappa_pert``
-unless the scenario fixes ``timing.t_pert``.
+Calibration is what a chip designer does once per design (:mod:`components.training.design`):
+choose the write voltage, the PWM clock, ``t_max`` and the perturbation width from the
+device and the synaptic unit (keeping any the scenario sets), measure how fast a weight
+moves under an update pulse (``kappa``, 1/s, at the mid weight, from two pulse widths so
+rise and fall cancel) and set the PWM gain so that a width of ``alpha·|ΔJ|/(c·kappa)``
+results.  Perturbation pulses get ``t_pert = c/kappa_pert`` unless the scenario fixes
+``timing.t_pert``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ..synapses import WEIGHT_INCREASING_POLARITY, CrossbarLayer, SynapseParams
 from .chip import Chip, ChipSpec
 from .config import Scenario
 from .controller import Controller, ControllerConfig
+from .design import design_chip
 
 OPAMPS = ("ideal", "typical", "tl07x", "opa27")
 
@@ -89,36 +92,24 @@ def device_params(scn: Scenario):
         raise ConfigError(f"device: {exc}") from None
 
 
-def calibrate_kappa(dev, syn: SynapseParams, v: float, rise: float, fall: float, *, target_dw: float = 0.01) -> float:
-    """|dw/dt| (1/s) of one synapse at the mid weight under a write pulse of amplitude ``v``.
+def calibrate_kappa(dev, syn: SynapseParams, v: float, rise: float, fall: float, *, target_dw: float = 0.01,
+                    field_name: str = "timing.v_write") -> float:
+    """|dw/dt| (1/s) of one synapse at the mid weight under a weight-increasing write pulse of amplitude ``v``.
 
-    Two flat-top widths ``T`` and ``2T`` (each with the same edges) are applied to
-    fresh copies; the slope ``(w(2T) − w(T))/T`` excludes the edges' share.  ``T``
-    is grown from 1 ns until the change reaches ``target_dw``/2.
+    Two flat-top widths ``T`` and ``2T`` (each with the same edges) are applied to fresh copies;
+    the slope ``(w(2T) − w(T))/T`` excludes the edges' share.  ``T`` is searched from 1 ns down
+    to 1 ps or up to 1 s until the flat top moves the weight by about ``target_dw``
+    (:func:`components.training.design.measure`).  A voltage that cannot be calibrated is a
+    ConfigError saying which way to go: below the switching threshold (raise it), switching
+    within a picosecond or on the edges alone (lower it, or shorten the edges), or moving the
+    weight the wrong way.
     """
-    def dw(T: float) -> float:
-        xb = CrossbarLayer("cal", 1, 1, dev, syn.with_values(init="mid", init_spread=0.0)).build_detached(seed=0)
-        pol = np.array([WEIGHT_INCREASING_POLARITY])
-        w0 = float(xb.weights()[0, 0])
-        if rise > 0:
-            xb.write(0.0, v, rise, pol)
-        xb.write(v, v, T, pol)
-        if fall > 0:
-            xb.write(v, 0.0, fall, pol)
-        return float(xb.weights()[0, 0]) - w0
+    from .design import calibration_error, measure
 
-    T = 1e-9
-    for _ in range(60):
-        a = dw(T)
-        if abs(a) >= target_dw / 2 or T > 1.0:
-            break
-        T *= 2.0
-    b = dw(2 * T)
-    kappa = (b - a) / T
-    if not (kappa > 0 and math.isfinite(kappa)):
-        raise ConfigError(f"timing.v_write: a {v:g} V pulse does not move the weight up (dw/dt = {kappa:g} /s); "
-                          "raise the write voltage above the device's switching threshold")
-    return kappa
+    r = measure(dev, syn, v, rise, fall, 1, target_dw)
+    if r.status != "ok":
+        raise calibration_error(r, field_name)
+    return r.kappa
 
 
 #: Fields the blocks accept for hand-built circuits that a chip cannot use: (section, key, why).
@@ -188,13 +179,17 @@ class TrainingRun:
         err = _params("circuit.error", ErrorCircuitParams, cc.error, opamp=op)
         sh = _params("circuit.sample_hold", SampleHoldParams, cc.sample_hold, **({"t_acq": 0.0, "opamp": op} if ideal else {}))
         cmp_ = _params("circuit.comparator", ComparatorParams, cc.comparator)
+        # The chip-design step (components.training.design): v_write, clock, t_max and t_pert from the
+        # device and the unit, each kept as given where the scenario sets it.
+        pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=t.rise, fall=t.fall, clock=None)
+        self.design = design_chip(dev, syn, t, scn.training, pulse0.rise, pulse0.fall)
+        dz = self.design
+        #: The timing section as built: the scenario's values with the designed ones filled in.
+        self.timing = t.model_copy(update={"v_write": dz.v_write, "clock": dz.clock, "t_max": dz.t_max})
+        t = self.timing
         pulse = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=t.v_write, rise=t.rise, fall=t.fall, clock=None)
-        self.calibration = {
-            "kappa_per_s": calibrate_kappa(dev, syn, t.v_write, pulse.rise, pulse.fall),
-        }
-        v_pert = t.v_pert if t.v_pert is not None else t.v_write
-        self.calibration["kappa_pert_per_s"] = (self.calibration["kappa_per_s"] if v_pert == t.v_write
-                                                else calibrate_kappa(dev, syn, v_pert, pulse.rise, pulse.fall))
+        self.calibration = {"kappa_per_s": dz.kappa, "kappa_pert_per_s": dz.kappa_pert}
+        v_pert = dz.v_pert
         j_scale = err.sum_gain * err.k_sq * err.sub_gain ** 2 * ng.v_sat ** 2
         tr = scn.training
         clock = t.clock if t.clock > 0 else TICK
@@ -239,6 +234,7 @@ class TrainingRun:
             self.faults = FaultInjector(self, scn.faults.events)
         self.sim.log("calibration", **self.calibration, t_pert_s=to_seconds(self.controller.width_for(tr.c, kp)),
                      pwm_gain_s_per_v=gain)
+        self.sim.log("design", **self.design.record())
         self._rec_nets: list = []
         #: One-line warnings raised during the run (also in events.jsonl and metrics.json).
         self.warnings: list[str] = []
@@ -382,6 +378,7 @@ class TrainingRun:
             "device_pulses": ctl.device_pulses,
             "patterns": ctl.patterns_done,
             "calibration": self.calibration,
+            "design": self.design.record(),
         }
         waveforms = {}
         for p in self.probes:
