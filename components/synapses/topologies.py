@@ -242,6 +242,22 @@ def resistances_for(name: str, W: np.ndarray, r_lo: float, r_hi: float, g_ref: f
     raise KeyError(name)
 
 
+def weight_resistance(name: str, r_lo: float, r_hi: float, r_in: float) -> float:
+    """Nominal resistance per unit weight (ohm): a unit of weight ``w`` drives ``w/weight_resistance``
+    (S) into its summing node (:func:`gain`).  pair and bridge ``R_in`` (exact when buffered; the
+    pair's Thevenin resistance adds ~(r_lo+r_hi)/4); differential ``1/(G_on − G_off)``; reference
+    ``2/(G_on − G_off)``.  A neuron's feedback resistor scaled by it gives every unit the same
+    weight-to-output gain."""
+    if name in ("pair", "bridge"):
+        return float(r_in)
+    span = 1.0 / r_lo - 1.0 / r_hi
+    if name == "differential":
+        return 1.0 / span
+    if name == "reference":
+        return 2.0 / span
+    raise KeyError(name)
+
+
 def write_conductance(name: str, g: np.ndarray) -> np.ndarray:
     """Conductance of each unit's write path between its + and − row lines (column isolated)."""
     if name in ("pair", "differential"):

@@ -60,6 +60,10 @@ GRID_PER_DECADE = 8
 MARGIN = 1.5
 #: Voltages whose |imbalance| is within this of the best are equally good.
 IMBALANCE_TOL = 0.1
+#: Voltages whose weight rate over the range (uniformity) is at least this are preferred ...
+UNIFORMITY_MIN = 0.3
+#: ... measured at these fractions of the weight range (and the mid weight).
+UNIFORMITY_AT = 0.5
 #: A typical update (weight change ``alpha``) lasts this long when the device allows it (s).
 T_TYPICAL = 100e-9
 #: Clock periods in a typical update.
@@ -70,6 +74,12 @@ T_MAX_STEPS = 30
 TARGET_DW = 0.01
 #: Edges alone moving the weight by more than this make the voltage unusable.
 EDGE_LIMIT = 0.5
+#: The read amplitude is chosen so that a read of this long (s) at MARGIN times it ...
+READ_TEST_S = 1e-3
+#: ... moves the mid weight by less than this fraction of alpha.
+READ_DISTURB_FRACTION = 0.01
+#: Time constants a neuron layer gets to settle (to about 1 % after a full step, with margin).
+SETTLE_TAUS = 6.0
 T_SHORTEST = 1e-12
 T_LONGEST = 1.0
 
@@ -86,12 +96,15 @@ class Rate:
     edge_dw: float = 0.0  # weight change of the edges alone
 
 
-def _unit(dev, syn: SynapseParams) -> CrossbarLayer:
+def unit_for_calibration(dev, syn: SynapseParams) -> CrossbarLayer:
+    """One synaptic unit at the mid weight, built outside a circuit (seed 0, no spread)."""
     return CrossbarLayer("cal", 1, 1, dev, syn.with_values(init="mid", init_spread=0.0)).build_detached(seed=0)
 
 
-def _pulse(dev, syn, v, T, rise, fall, pol):
-    xb = _unit(dev, syn)
+def _pulse(dev, syn, v, T, rise, fall, pol, w0=0.0):
+    xb = unit_for_calibration(dev, syn)
+    if w0:
+        xb.set_weights(np.array([[w0 * (xb.w_max if w0 > 0 else -xb.w_min)]]), clip=True)
     p = np.array([pol])
     w0 = float(xb.weights()[0, 0])
     u0 = xb.device_array.u.copy()
@@ -105,16 +118,17 @@ def _pulse(dev, syn, v, T, rise, fall, pol):
 
 
 def measure(dev, syn: SynapseParams, v: float, rise: float, fall: float, direction: int = 1,
-            target_dw: float = TARGET_DW) -> Rate:
-    """The weight rate of one unit at the mid weight under a pulse of amplitude ``v`` (V)."""
+            target_dw: float = TARGET_DW, w0: float = 0.0) -> Rate:
+    """The weight rate of one unit under a pulse of amplitude ``v`` (V), from the mid weight (or from
+    ``w0`` times the end of the weight range in its direction)."""
     pol = WEIGHT_INCREASING_POLARITY * direction
-    e, _ = _pulse(dev, syn, v, 0.0, rise, fall, pol)
+    e, _ = _pulse(dev, syn, v, 0.0, rise, fall, pol, w0)
     if abs(e) > EDGE_LIMIT:
         return Rate(v, direction, 0.0, "saturated", edge_dw=e)
 
     def flat(T):
-        a, ua = _pulse(dev, syn, v, T, rise, fall, pol)
-        b, ub = _pulse(dev, syn, v, 2 * T, rise, fall, pol)
+        a, ua = _pulse(dev, syn, v, T, rise, fall, pol, w0)
+        b, ub = _pulse(dev, syn, v, 2 * T, rise, fall, pol, w0)
         return a, b, (ub - ua) / T
 
     T = 1e-9
@@ -137,6 +151,61 @@ def measure(dev, syn: SynapseParams, v: float, rise: float, fall: float, directi
     if kappa <= 0:
         return Rate(v, direction, kappa, "wrong_way", tuple(du), e)
     return Rate(v, direction, kappa, "ok", tuple(du), e)
+
+
+def read_disturb(dev, syn: SynapseParams, v_read: float, duration: float = READ_TEST_S) -> float:
+    """Largest |weight change| of a unit after reading it at ``+v_read`` and at ``-v_read`` (full-scale
+    input, the read amplitude per unit input) for ``duration`` seconds each, from the weights
+    -0.9, 0 and +0.9 of its range (the device currents of a read depend on the state)."""
+    worst = 0.0
+    for frac in (-0.9, 0.0, 0.9):
+        for sign in (1.0, -1.0):
+            xb = unit_for_calibration(dev, syn.with_values(v_read=v_read))
+            w_set = frac * (xb.w_max if frac > 0 else -xb.w_min)
+            xb.set_weights(np.array([[w_set]]), clip=True)
+            w0 = float(xb.weights()[0, 0])
+            xb.apply_read(np.array([sign * v_read]), np.array([sign * v_read]), duration)
+            worst = max(worst, abs(float(xb.weights()[0, 0]) - w0))
+    return worst
+
+
+def choose_read(dev, syn: SynapseParams, alpha: float) -> float:
+    """The read amplitude of the rule: the synapse's default (``syn.v_read``), halved until a read at
+    :data:`MARGIN` times it for :data:`READ_TEST_S` moves the mid weight by less than
+    ``alpha·READ_DISTURB_FRACTION`` (both polarities): reads stay below the switching threshold."""
+    v = float(syn.v_read)
+    limit = alpha * READ_DISTURB_FRACTION
+    for _ in range(20):
+        if read_disturb(dev, syn, MARGIN * v) < limit:
+            return v
+        v /= 2.0
+    raise ConfigError(f"synapse.params.v_read: even a {v:.3g} V read disturbs the weights (it moves a weight by more "
+                      f"than {limit:.2g} in {READ_TEST_S:g} s); the device has no usable read window with this "
+                      "synaptic unit: choose another unit or device")
+
+
+def settle_time(op, r_f: float, usrc: float, sizes, v_sat: float) -> float:
+    """How long the neuron layers take to settle after a new input (s): each layer's single-pole
+    summer has a closed-loop time constant ``NG/(2π·GBW)`` with the noise gain
+    ``NG = 1 + R_f·n_in·usrc`` (``usrc``: one unit's source conductance into the summing node at the
+    mid weight, ``n_in`` rows with the bias); the layers settle in series, each to 1 % in about
+    :data:`SETTLE_TAUS` time constants, plus a full-swing slew ``2·v_sat/slew_rate``; the sum is
+    rounded up on the 1-2-5 series.  Instant (ideal) op-amps: 1 us."""
+    if op.instant:
+        return 1e-6
+    total = 0.0
+    for n_in in sizes[:-1]:
+        ng = 1.0 + r_f * (n_in + 1) * usrc
+        total += SETTLE_TAUS * ng / (2 * math.pi * op.gbw)
+        if math.isfinite(op.slew_rate):
+            total += 2 * v_sat / op.slew_rate
+    return _nice(total, up=True)
+
+
+@lru_cache(maxsize=256)
+def choose_read_cached(dev, syn: SynapseParams, alpha: float) -> float:
+    """:func:`choose_read`, remembered per (device, unit, alpha)."""
+    return choose_read(dev, syn, alpha)
 
 
 def imbalance(up: Rate, down: Rate) -> float:
@@ -192,6 +261,7 @@ class Design:
     kappa_pert: float
     imbalance: float
     v_threshold: float | None
+    uniformity: float | None
     chosen: dict[str, str] = field(default_factory=dict)  # name -> "designed" | "scenario"
     typical_update_s: float = 0.0
     typical_periods: float = 0.0
@@ -201,10 +271,10 @@ class Design:
         return {"v_write_v": self.v_write, "v_pert_v": self.v_pert, "clock_s": self.clock, "t_max_s": self.t_max,
                 "t_pert_s": self.t_pert, "kappa_up_per_s": self.kappa, "kappa_down_per_s": self.kappa_down,
                 "kappa_pert_per_s": self.kappa_pert, "imbalance": self.imbalance,
-                "v_threshold_v": self.v_threshold, "typical_update_s": self.typical_update_s,
+                "v_threshold_v": self.v_threshold, "uniformity": self.uniformity, "typical_update_s": self.typical_update_s,
                 "typical_update_periods": self.typical_periods, "source": dict(self.chosen),
                 "rule": {"v_safe_v": V_SAFE, "margin": MARGIN, "imbalance_tol": IMBALANCE_TOL,
-                         "t_typical_s": T_TYPICAL, "periods_typical": PERIODS_TYPICAL, "t_max_steps": T_MAX_STEPS}}
+                         "t_typical_s": T_TYPICAL, "uniformity_min": UNIFORMITY_MIN, "periods_typical": PERIODS_TYPICAL, "t_max_steps": T_MAX_STEPS}}
 
 
 def _scan(dev, syn, rise, fall):
@@ -238,8 +308,8 @@ def _scan(dev, syn, rise, fall):
     return dict(sorted(pts.items()))
 
 
-def choose_voltage(dev, syn, rise: float, fall: float, alpha: float) -> tuple[float, float | None]:
-    """The write voltage of the rule (module docstring) and the switching threshold."""
+def choose_voltage(dev, syn, rise: float, fall: float, alpha: float) -> tuple[float, float | None, float]:
+    """The write voltage of the rule (module docstring), the switching threshold and the uniformity."""
     pts = _scan(dev, syn, rise, fall)
     moving = [v for v, (u, d, _) in pts.items() if u.status in ("ok", "saturated") and d.status in ("ok", "saturated")]
     v_th = moving[0] if moving else None
@@ -264,16 +334,37 @@ def choose_voltage(dev, syn, rise: float, fall: float, alpha: float) -> tuple[fl
     best = min(abs(p[2]) for _, p in cands)
     good = [(v, p) for v, p in cands if abs(p[2]) <= best + IMBALANCE_TOL]
     target = alpha / T_TYPICAL
-    v, _ = min(good, key=lambda vp: abs(math.log(math.sqrt(vp[1][0].kappa * vp[1][1].kappa) / target)))
-    return float(v), v_th
+    # nearest to the target rate first; the first even enough one wins
+    good.sort(key=lambda vp: abs(math.log(math.sqrt(vp[1][0].kappa * vp[1][1].kappa) / target)))
+    uni = {}
+    for v, p in good:
+        uni[v] = uniformity(dev, syn, v, rise, fall, p[0].kappa)
+        if uni[v] >= UNIFORMITY_MIN:
+            return float(v), v_th, uni[v]
+    v = max(uni, key=uni.get)  # no voltage keeps the range controllable: the most even one
+    return float(v), v_th, uni[v]
+
+
+def uniformity(dev, syn, v: float, rise: float, fall: float, kappa_mid: float) -> float:
+    """Smallest over largest weight rate at the weights -0.5, 0 and +0.5 of the range, both directions
+    (1: the pulse moves every weight alike; near 0: part of the range barely moves or the unit pulls
+    its weights back toward the middle much faster than it pushes them out)."""
+    ks = [kappa_mid]
+    for w0 in (-UNIFORMITY_AT, UNIFORMITY_AT):
+        for d in (1, -1):
+            r = measure(dev, syn, v, rise, fall, d, w0=w0)
+            ks.append(r.kappa if r.status == "ok" else 0.0)
+    hi = max(ks)
+    return max(min(ks), 0.0) / hi if hi > 0 else 0.0
 
 
 @lru_cache(maxsize=256)
 def _design_cached(dev, syn, rise, fall, alpha, c, written, v_write, v_pert, clock, t_max, t_pert):
     chosen = {}
     v_th = None
+    uni = None
     if v_write is None:
-        v_write, v_th = choose_voltage(dev, syn, rise, fall, alpha)
+        v_write, v_th, uni = choose_voltage(dev, syn, rise, fall, alpha)
         chosen["v_write"] = "designed"
     else:
         chosen["v_write"] = "scenario"
@@ -317,7 +408,7 @@ def _design_cached(dev, syn, rise, fall, alpha, c, written, v_write, v_pert, clo
         chosen["t_max"] = "scenario"
     return Design(v_write=float(v_write), v_pert=float(v_pert), clock=float(clock), t_max=float(t_max),
                   t_pert=float(t_pert_v), kappa=up.kappa, kappa_down=dn.kappa, kappa_pert=kp,
-                  imbalance=imbalance(up, dn), v_threshold=v_th, chosen=chosen, typical_update_s=alpha / up.kappa,
+                  imbalance=imbalance(up, dn), v_threshold=v_th, uniformity=uni, chosen=chosen, typical_update_s=alpha / up.kappa,
                   typical_periods=alpha / up.kappa / clk)
 
 

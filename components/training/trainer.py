@@ -36,7 +36,8 @@ from ..synapses import WEIGHT_INCREASING_POLARITY, CrossbarLayer, SynapseParams
 from .chip import Chip, ChipSpec
 from .config import Scenario
 from .controller import Controller, ControllerConfig
-from .design import design_chip
+from .design import choose_read_cached, design_chip, settle_time, unit_for_calibration
+from ..synapses.topologies import source_conductance, weight_resistance
 
 OPAMPS = ("ideal", "typical", "tl07x", "opa27")
 
@@ -169,10 +170,19 @@ class TrainingRun:
         _refuse_inert(scn)
         dev = device_params(scn)
         syn = _params("synapse.params", SynapseParams, scn.synapse.params, unit=scn.synapse.unit)
+        #: Where each design choice came from (components.training.design): the read amplitude first.
+        if "v_read" in scn.synapse.params:
+            self.v_read_source = "scenario"
+        else:
+            syn = syn.with_values(v_read=choose_read_cached(dev, syn, float(scn.training.alpha)))
+            self.v_read_source = "designed"
         op = opamp_params(scn.neuron.opamp, scn.neuron.opamp_params)
         ng = scn.neuron
-        # Neuron gain: R_f = gain·R_in·v_sat/v_read makes v_sat·act(gain·Σ w x) (exact when buffered).
-        r_f = ng.gain * syn.r_in * ng.v_sat / syn.v_read
+        # Neuron gain: R_f = gain·R_w·v_sat/v_read makes v_sat·act(gain·Σ w x), with R_w the unit's
+        # resistance per unit weight (R_in for pair and bridge, exact when buffered; 1/(G_on − G_off)
+        # for differential, twice that for reference): every unit gets the same weight-to-output gain.
+        cal = unit_for_calibration(dev, syn)
+        r_f = ng.gain * weight_resistance(syn.unit, cal.r_lo, cal.r_hi, syn.r_in) * ng.v_sat / syn.v_read
         neu = _params("neuron", NeuronParams, {}, r_f=r_f, activation=ng.activation, v_sat=ng.v_sat, invert=False, opamp=op)
         ideal = op.instant
         cc = scn.circuit
@@ -185,7 +195,14 @@ class TrainingRun:
         self.design = design_chip(dev, syn, t, scn.training, pulse0.rise, pulse0.fall)
         dz = self.design
         #: The timing section as built: the scenario's values with the designed ones filled in.
-        self.timing = t.model_copy(update={"v_write": dz.v_write, "clock": dz.clock, "t_max": dz.t_max})
+        upd = {"v_write": dz.v_write, "clock": dz.clock, "t_max": dz.t_max}
+        # t_settle: the neurons' settling with this unit, read amplitude and feedback resistor
+        usrc = float(source_conductance(syn.unit, cal._conductances(), syn.r_in, syn.buffer).ravel()[0])
+        self.t_settle_designed = settle_time(op, r_f, usrc, sizes, ng.v_sat)
+        if "t_settle" not in t.model_fields_set:
+            upd["t_settle"] = self.t_settle_designed
+        self.t_settle_source = "scenario" if "t_settle" in t.model_fields_set else "designed"
+        self.timing = t.model_copy(update=upd)
         t = self.timing
         pulse = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=t.v_write, rise=t.rise, fall=t.fall, clock=None)
         self.calibration = {"kappa_per_s": dz.kappa, "kappa_pert_per_s": dz.kappa_pert}
@@ -234,11 +251,21 @@ class TrainingRun:
             self.faults = FaultInjector(self, scn.faults.events)
         self.sim.log("calibration", **self.calibration, t_pert_s=to_seconds(self.controller.width_for(tr.c, kp)),
                      pwm_gain_s_per_v=gain)
-        self.sim.log("design", **self.design.record())
+        self.sim.log("design", **self.design_record())
         self._rec_nets: list = []
         #: One-line warnings raised during the run (also in events.jsonl and metrics.json).
         self.warnings: list[str] = []
         self._warn_kinds: dict[str, tuple[int, int, float, str]] = {}
+
+    def design_record(self) -> dict[str, Any]:
+        """The design step's choices (events.jsonl ``design`` and metrics.json ``design``)."""
+        rec = self.design.record()
+        rec["v_read_v"] = self.chip.spec.synapse_params.v_read
+        rec["source"]["v_read"] = self.v_read_source
+        rec["r_f_ohm"] = self.chip.spec.neuron_params.r_f
+        rec["t_settle_s"] = self.timing.t_settle
+        rec["source"]["t_settle"] = self.t_settle_source
+        return rec
 
     # -- callbacks -----------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
@@ -378,7 +405,7 @@ class TrainingRun:
             "device_pulses": ctl.device_pulses,
             "patterns": ctl.patterns_done,
             "calibration": self.calibration,
-            "design": self.design.record(),
+            "design": self.design_record(),
         }
         waveforms = {}
         for p in self.probes:
