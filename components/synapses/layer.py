@@ -170,7 +170,10 @@ class CrossbarLayer(AnalogBlock):
         else:
             self.r_lo, self.r_hi = float(np.median(self._r_lo_dev)), float(np.median(self._r_hi_dev))
         self.g_ref = sp_.g_ref if sp_.g_ref is not None else 0.5 * (1.0 / self.r_lo + 1.0 / self.r_hi)
-        self.w_min, self.w_max = T.w_range(sp_.unit, self.r_lo, self.r_hi, self.g_ref)
+        if sp_.r_sum is not None and not 2 * self.r_lo < sp_.r_sum < 2 * self.r_hi:
+            raise ConfigError(f"SynapseParams.r_sum: must lie strictly between 2·R_on = {2 * self.r_lo:g} and "
+                              f"2·R_off = {2 * self.r_hi:g} ohm for this device (got {sp_.r_sum:g})")
+        self.w_min, self.w_max = T.w_range(sp_.unit, self.r_lo, self.r_hi, self.g_ref, sp_.r_sum)
         self._thresholds = None
         if arr.model in (DP.MODEL_TEAM, DP.MODEL_VTEAM):
             up = np.ascontiguousarray(arr.P[:, DP.P_THUP])
@@ -331,7 +334,7 @@ class CrossbarLayer(AnalogBlock):
                               f"{self.topology.name!r} with these devices (got {W.min():.6g}..{W.max():.6g}); "
                               "scale them or pass clip=True")
         W = np.clip(W, lo, hi)
-        R = T.resistances_for(self.topology.name, W, self.r_lo, self.r_hi, self.g_ref)
+        R = T.resistances_for(self.topology.name, W, self.r_lo, self.r_hi, self.g_ref, self.synapse_params.r_sum)
         if _spread_rng is not None:
             R = R * np.exp(self.synapse_params.init_spread * _spread_rng.standard_normal(R.shape))
         R = np.clip(R, self._r_lo_dev, self._r_hi_dev)
@@ -660,13 +663,18 @@ class CrossbarLayer(AnalogBlock):
         topo = self.topology
         idx_pairs = [(ps * U + flat_sel, ns * U + flat_sel) for ps, ns in topo.write_pairs]
         idx_single = [s_ * U + flat_sel for s_ in topo.write_single]
+        grounded = self.synapse_params.write_mid == "ground"
         e = 0.0
         for wa, wb, T_ in pieces:
             if T_ <= 0.0 or (wa == 0.0 and wb == 0.0):
                 continue
             sa, sb = sign * wa, sign * wb
             for ip, inn in idx_pairs:
-                e += float(arr.apply_pair(sa, sb, T_, ip, inn).sum())
+                if grounded:  # middle node held at 0 V: each device gets half the pulse
+                    e += float(arr.apply_voltage(0.5 * sa, 0.5 * sb, T_, ip).sum())
+                    e += float(arr.apply_voltage(-0.5 * sa, -0.5 * sb, T_, inn).sum())
+                else:
+                    e += float(arr.apply_pair(sa, sb, T_, ip, inn).sum())
             for i_ in idx_single:
                 e += float(arr.apply_voltage(sa, sb, T_, i_).sum())
         if math.isfinite(self.device_params.retention_tau):
@@ -695,7 +703,11 @@ class CrossbarLayer(AnalogBlock):
                 sa, sb = sa * ratio, sb * ratio
             en = 0.0
             for ps, ns in topo.write_pairs:
-                en += float(np.sum(arr.apply_pair(sa, sb, h, ps * U + flat_sel, ns * U + flat_sel)))
+                if self.synapse_params.write_mid == "ground":  # middle node held at 0 V
+                    en += float(np.sum(arr.apply_voltage(0.5 * sa, 0.5 * sb, h, ps * U + flat_sel)))
+                    en += float(np.sum(arr.apply_voltage(-0.5 * sa, -0.5 * sb, h, ns * U + flat_sel)))
+                else:
+                    en += float(np.sum(arr.apply_pair(sa, sb, h, ps * U + flat_sel, ns * U + flat_sel)))
             for s in topo.write_single:
                 en += float(np.sum(arr.apply_voltage(sa, sb, h, s * U + flat_sel)))
             return en, a, b

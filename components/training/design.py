@@ -59,11 +59,17 @@ GRID_PER_DECADE = 8
 #: The write voltage is at least this multiple of the switching threshold.
 MARGIN = 1.5
 #: Voltages whose |imbalance| is within this of the best are equally good.
-IMBALANCE_TOL = 0.1
+IMBALANCE_TOL = 0.03
 #: Voltages whose weight rate over the range (uniformity) is at least this are preferred ...
 UNIFORMITY_MIN = 0.3
 #: ... measured at these fractions of the weight range (and the mid weight).
 UNIFORMITY_AT = 0.5
+#: The operating point of a divider unit keeps at least this programmable weight range.
+W_RANGE_MIN = 0.5
+#: An operating point other than the mid-range sum must raise the unit's merit by at least this.
+MERIT_GAIN = 0.1
+#: A series write with at least this merit is kept without trying the grounded-middle write.
+MERIT_SERIES_OK = 0.8
 #: A typical update (weight change ``alpha``) lasts this long when the device allows it (s).
 T_TYPICAL = 100e-9
 #: Clock periods in a typical update.
@@ -92,8 +98,9 @@ class Rate:
     direction: int  # +1 weight-increasing, -1 weight-decreasing
     kappa: float  # weight rate along ``direction`` (1/s; <= 0: does not move that way)
     status: str  # "ok", "still" (no motion up to 1 s), "saturated", "wrong_way"
-    du_dt: tuple = ()  # per-device normalised state rate (1/s)
+    du_dt: tuple = ()  # per-device normalised state rate of the flat top (1/s)
     edge_dw: float = 0.0  # weight change of the edges alone
+    du_pulse: tuple = ()  # per-device state change of a whole pulse (edges included) moving the weight by target_dw
 
 
 def unit_for_calibration(dev, syn: SynapseParams) -> CrossbarLayer:
@@ -150,7 +157,10 @@ def measure(dev, syn: SynapseParams, v: float, rise: float, fall: float, directi
         return Rate(v, direction, 0.0, status, tuple(du), e)
     if kappa <= 0:
         return Rate(v, direction, kappa, "wrong_way", tuple(du), e)
-    return Rate(v, direction, kappa, "ok", tuple(du), e)
+    # a whole pulse of the typical width (target_dw/kappa of flat top), edges included
+    T_typ = min(max(target_dw / kappa, T_SHORTEST), T_LONGEST)
+    _, u_typ = _pulse(dev, syn, v, T_typ, rise, fall, pol, w0)
+    return Rate(v, direction, kappa, "ok", tuple(du), e, tuple(u_typ))
 
 
 def read_disturb(dev, syn: SynapseParams, v_read: float, duration: float = READ_TEST_S) -> float:
@@ -184,6 +194,91 @@ def choose_read(dev, syn: SynapseParams, alpha: float) -> float:
                       "synaptic unit: choose another unit or device")
 
 
+def resistance_at(dev, syn: SynapseParams, u: float) -> float:
+    """Nominal resistance (ohm) of the unit's device at normalised state ``u`` (0 = ON, 1 = OFF)."""
+    arr = unit_for_calibration(dev, syn).device_array
+    arr.U[:] = u
+    arr.version += 1
+    return float(arr.resistance()[0])
+
+
+def unit_merit(dev, syn: SynapseParams, v: float, rise: float, fall: float,
+               alpha: float = TARGET_DW) -> tuple[float, float, float]:
+    """``(merit, imbalance, uniformity)`` of a unit at its programmed operating point under pulses of
+    ``v``: merit = uniformity·(1 − |imbalance|), the share of the write motion that moves every
+    weight alike (uniformity) and changes the weight rather than the common mode (imbalance)."""
+    up, dn = measure(dev, syn, v, rise, fall, 1, alpha), measure(dev, syn, v, rise, fall, -1, alpha)
+    if up.status != "ok" or dn.status != "ok":
+        return 0.0, 1.0, 0.0
+    s_ = imbalance(up, dn)
+    uni = uniformity(dev, syn, v, rise, fall, up.kappa)
+    return uni * (1.0 - abs(s_)), s_, uni
+
+
+def choose_operating_point(dev, syn: SynapseParams, v: float, rise: float, fall: float,
+                           alpha: float = TARGET_DW) -> float | None:
+    """``r_sum`` for a pair or bridge: the common state ``u`` of both devices at w = 0 (``r_sum =
+    2·R(u)``, ``u`` on a grid 0.1..0.9) with the best :func:`unit_merit`, among those whose
+    programmable weight range is at least :data:`W_RANGE_MIN`; None (keep the mid-range sum
+    R_on + R_off) unless it beats the default's merit by :data:`MERIT_GAIN`."""
+    if syn.unit not in ("pair", "bridge"):
+        return None
+    m0, s0, _ = unit_merit(dev, syn, v, rise, fall, alpha)
+    if abs(s0) <= IMBALANCE_TOL and m0 >= UNIFORMITY_MIN:
+        return None  # balanced and even at the mid-range sum already
+    xb = unit_for_calibration(dev, syn)
+    r_lo, r_hi = xb.r_lo, xb.r_hi
+    best = (m0 + MERIT_GAIN, None)
+    for u in np.linspace(0.1, 0.9, 17):
+        S = 2 * resistance_at(dev, syn, float(u))
+        if not (2 * r_lo < S < 2 * r_hi and min(1 - 2 * r_lo / S, 2 * r_hi / S - 1) >= W_RANGE_MIN):
+            continue
+        m = unit_merit(dev, syn.with_values(r_sum=S), v, rise, fall, alpha)[0]
+        if m > best[0]:
+            best = (m, S)
+    return best[1]
+
+
+def _unit_at(dev, syn, rise, fall, alpha, v_write, fix_r_sum):
+    """(syn with its operating point, v, merit) for one write topology of a divider unit."""
+    try:
+        v = v_write if v_write is not None else choose_voltage(dev, syn, rise, fall, alpha)[0]
+    except ConfigError:
+        return syn, None, -1.0
+    if not fix_r_sum:
+        S = choose_operating_point(dev, syn, v, rise, fall, alpha)
+        if S is not None:
+            if v_write is None:
+                try:
+                    v2 = choose_voltage(dev, syn.with_values(r_sum=S), rise, fall, alpha)[0]
+                except ConfigError:
+                    v2 = v
+                if v2 != v:
+                    S = choose_operating_point(dev, syn, v2, rise, fall, alpha) or S
+                    v = v2
+            syn = syn.with_values(r_sum=S)
+    return syn, v, unit_merit(dev, syn, v, rise, fall, alpha)[0]
+
+
+@lru_cache(maxsize=256)
+def design_unit(dev, syn: SynapseParams, rise: float, fall: float, alpha: float, v_write: float | None,
+                fix_write_mid: bool = False, fix_r_sum: bool = False) -> SynapseParams:
+    """A divider unit's write topology (``write_mid``) and operating point (``r_sum``,
+    :func:`choose_operating_point`) at the write voltage the design will use (``v_write`` if the
+    scenario sets it, else :func:`choose_voltage`'s).  The series write (the default) is kept unless
+    its :func:`unit_merit` is under :data:`MERIT_SERIES_OK` and the grounded-middle write beats it by
+    :data:`MERIT_GAIN`.  Values the scenario sets (``fix_*``) are kept."""
+    if syn.unit not in ("pair", "bridge"):
+        return syn
+    best = _unit_at(dev, syn, rise, fall, alpha, v_write, fix_r_sum)
+    if not fix_write_mid and syn.r_line == 0 and best[2] < MERIT_SERIES_OK:
+        alt = _unit_at(dev, syn.with_values(write_mid="ground" if syn.write_mid == "series" else "series"),
+                       rise, fall, alpha, v_write, fix_r_sum)
+        if alt[2] > best[2] + MERIT_GAIN:
+            best = alt
+    return best[0]
+
+
 def settle_time(op, r_f: float, usrc: float, sizes, v_sat: float) -> float:
     """How long the neuron layers take to settle after a new input (s): each layer's single-pole
     summer has a closed-loop time constant ``NG/(2π·GBW)`` with the noise gain
@@ -209,9 +304,10 @@ def choose_read_cached(dev, syn: SynapseParams, alpha: float) -> float:
 
 
 def imbalance(up: Rate, down: Rate) -> float:
-    """Signed net state drift of an increasing plus a decreasing pulse over their total motion
-    (0: balanced; +1/-1: only motion toward OFF / toward ON)."""
-    du = np.concatenate([np.asarray(up.du_dt, float), np.asarray(down.du_dt, float)])
+    """Signed net state drift of an increasing plus a decreasing typical pulse (edges included) over
+    their total motion (0: balanced; +1/-1: only motion toward OFF / toward ON)."""
+    a, b = (up.du_pulse, down.du_pulse) if up.du_pulse and down.du_pulse else (up.du_dt, down.du_dt)
+    du = np.concatenate([np.asarray(a, float), np.asarray(b, float)])
     tot = float(np.sum(np.abs(du)))
     return float(np.sum(du)) / tot if tot > 0 else 0.0
 
@@ -277,7 +373,7 @@ class Design:
                          "t_typical_s": T_TYPICAL, "uniformity_min": UNIFORMITY_MIN, "periods_typical": PERIODS_TYPICAL, "t_max_steps": T_MAX_STEPS}}
 
 
-def _scan(dev, syn, rise, fall):
+def _scan(dev, syn, rise, fall, alpha=TARGET_DW):
     """Measurements (up, down, imbalance) on the voltage grid, refined where the imbalance changes sign."""
     n = int(round(math.log10(V_SAFE / V_LOWEST) * GRID_PER_DECADE)) + 1
     vs = list(np.geomspace(V_LOWEST, V_SAFE, n))
@@ -285,7 +381,7 @@ def _scan(dev, syn, rise, fall):
 
     def at(v):
         if v not in pts:
-            up, dn = measure(dev, syn, v, rise, fall, 1), measure(dev, syn, v, rise, fall, -1)
+            up, dn = measure(dev, syn, v, rise, fall, 1, alpha), measure(dev, syn, v, rise, fall, -1, alpha)
             pts[v] = (up, dn, imbalance(up, dn))
         return pts[v]
 
@@ -310,7 +406,7 @@ def _scan(dev, syn, rise, fall):
 
 def choose_voltage(dev, syn, rise: float, fall: float, alpha: float) -> tuple[float, float | None, float]:
     """The write voltage of the rule (module docstring), the switching threshold and the uniformity."""
-    pts = _scan(dev, syn, rise, fall)
+    pts = _scan(dev, syn, rise, fall, alpha)
     moving = [v for v, (u, d, _) in pts.items() if u.status in ("ok", "saturated") and d.status in ("ok", "saturated")]
     v_th = moving[0] if moving else None
     cands = [(v, p) for v, p in pts.items() if p[0].status == "ok" and p[1].status == "ok"
@@ -368,10 +464,10 @@ def _design_cached(dev, syn, rise, fall, alpha, c, written, v_write, v_pert, clo
         chosen["v_write"] = "designed"
     else:
         chosen["v_write"] = "scenario"
-    up = measure(dev, syn, v_write, rise, fall, 1)
+    up = measure(dev, syn, v_write, rise, fall, 1, alpha)
     if up.status != "ok":
         raise calibration_error(up)
-    dn = measure(dev, syn, v_write, rise, fall, -1)
+    dn = measure(dev, syn, v_write, rise, fall, -1, alpha)
     if dn.status != "ok":
         raise calibration_error(dn)
     if v_pert is None:
@@ -384,13 +480,13 @@ def _design_cached(dev, syn, rise, fall, alpha, c, written, v_write, v_pert, clo
             raise calibration_error(rp, "timing.v_pert")
         kp = rp.kappa
     fast, slow = max(up.kappa, dn.kappa), min(up.kappa, dn.kappa)
-    clk = clock if clock else TICK  # clock = 0: no clock (one tick)
     typ_fast = alpha / fast
     if clock is None:
         clock = _nice(typ_fast / PERIODS_TYPICAL, up=False)
         chosen["clock"] = "designed"
     else:
         chosen["clock"] = "scenario"
+    clk = clock if clock else TICK  # clock = 0: no clock (one tick)
     if t_pert is None:
         t_pert_v = c / kp
         chosen["t_pert"] = "designed"

@@ -36,7 +36,7 @@ from ..synapses import WEIGHT_INCREASING_POLARITY, CrossbarLayer, SynapseParams
 from .chip import Chip, ChipSpec
 from .config import Scenario
 from .controller import Controller, ControllerConfig
-from .design import choose_read_cached, design_chip, settle_time, unit_for_calibration
+from .design import choose_read_cached, design_chip, design_unit, settle_time, unit_for_calibration
 from ..synapses.topologies import source_conductance, weight_resistance
 
 OPAMPS = ("ideal", "typical", "tl07x", "opa27")
@@ -170,7 +170,19 @@ class TrainingRun:
         _refuse_inert(scn)
         dev = device_params(scn)
         syn = _params("synapse.params", SynapseParams, scn.synapse.params, unit=scn.synapse.unit)
-        #: Where each design choice came from (components.training.design): the read amplitude first.
+        cc = scn.circuit
+        # The chip-design step (components.training.design), unit first: its operating point (pair and
+        # bridge: the divider sum r_sum), then the read amplitude, then the write pulses.
+        pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=t.rise, fall=t.fall, clock=None)
+        self.unit_sources = {}
+        if syn.unit in ("pair", "bridge"):
+            sp = scn.synapse.params
+            fixed_v = t.v_write if "v_write" in t.model_fields_set else None
+            syn = design_unit(dev, syn, pulse0.rise, pulse0.fall, float(scn.training.alpha), fixed_v,
+                              "write_mid" in sp, "r_sum" in sp)
+            self.unit_sources = {"write_mid": "scenario" if "write_mid" in sp else "designed",
+                                 "r_sum": "scenario" if "r_sum" in sp else ("designed" if syn.r_sum is not None
+                                                                             else "default")}
         if "v_read" in scn.synapse.params:
             self.v_read_source = "scenario"
         else:
@@ -189,9 +201,8 @@ class TrainingRun:
         err = _params("circuit.error", ErrorCircuitParams, cc.error, opamp=op)
         sh = _params("circuit.sample_hold", SampleHoldParams, cc.sample_hold, **({"t_acq": 0.0, "opamp": op} if ideal else {}))
         cmp_ = _params("circuit.comparator", ComparatorParams, cc.comparator)
-        # The chip-design step (components.training.design): v_write, clock, t_max and t_pert from the
+        # The write pulses (components.training.design): v_write, clock, t_max and t_pert from the
         # device and the unit, each kept as given where the scenario sets it.
-        pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=t.rise, fall=t.fall, clock=None)
         self.design = design_chip(dev, syn, t, scn.training, pulse0.rise, pulse0.fall)
         dz = self.design
         #: The timing section as built: the scenario's values with the designed ones filled in.
@@ -262,6 +273,9 @@ class TrainingRun:
         rec = self.design.record()
         rec["v_read_v"] = self.chip.spec.synapse_params.v_read
         rec["source"]["v_read"] = self.v_read_source
+        rec["r_sum_ohm"] = self.chip.spec.synapse_params.r_sum
+        rec["write_mid"] = self.chip.spec.synapse_params.write_mid
+        rec["source"].update(self.unit_sources)
         rec["r_f_ohm"] = self.chip.spec.neuron_params.r_f
         rec["t_settle_s"] = self.timing.t_settle
         rec["source"]["t_settle"] = self.t_settle_source
