@@ -60,7 +60,9 @@ GRID_PER_DECADE = 8
 MARGIN = 1.5
 #: Voltages whose |imbalance| is within this of the best are equally good.
 IMBALANCE_TOL = 0.03
-#: Voltages whose weight rate over the range (uniformity) is at least this are preferred ...
+#: Voltages whose evenness over the weight range (:func:`evenness`) is at least this are preferred ...
+EVEN_MIN = 0.7
+#: ... where a uniformity (slowest over fastest rate over the range) of this counts as fully even ...
 UNIFORMITY_MIN = 0.3
 #: ... measured at these fractions of the weight range (and the mid weight).
 UNIFORMITY_AT = 0.5
@@ -204,15 +206,16 @@ def resistance_at(dev, syn: SynapseParams, u: float) -> float:
 
 def unit_merit(dev, syn: SynapseParams, v: float, rise: float, fall: float,
                alpha: float = TARGET_DW) -> tuple[float, float, float]:
-    """``(merit, imbalance, uniformity)`` of a unit at its programmed operating point under pulses of
-    ``v``: merit = uniformity·(1 − |imbalance|), the share of the write motion that moves every
-    weight alike (uniformity) and changes the weight rather than the common mode (imbalance)."""
+    """``(merit, imbalance, evenness)`` of a unit at its programmed operating point under pulses of
+    ``v``: merit = evenness·(1 − |imbalance|): the write moves every weight alike without pulling it
+    toward the middle (:func:`evenness`) and changes the weight rather than the common mode
+    (:func:`imbalance`)."""
     up, dn = measure(dev, syn, v, rise, fall, 1, alpha), measure(dev, syn, v, rise, fall, -1, alpha)
     if up.status != "ok" or dn.status != "ok":
         return 0.0, 1.0, 0.0
     s_ = imbalance(up, dn)
-    uni = uniformity(dev, syn, v, rise, fall, up.kappa)
-    return uni * (1.0 - abs(s_)), s_, uni
+    ev = evenness(dev, syn, v, rise, fall, up.kappa)[0]
+    return ev * (1.0 - abs(s_)), s_, ev
 
 
 def choose_operating_point(dev, syn: SynapseParams, v: float, rise: float, fall: float,
@@ -224,7 +227,7 @@ def choose_operating_point(dev, syn: SynapseParams, v: float, rise: float, fall:
     if syn.unit not in ("pair", "bridge"):
         return None
     m0, s0, _ = unit_merit(dev, syn, v, rise, fall, alpha)
-    if abs(s0) <= IMBALANCE_TOL and m0 >= UNIFORMITY_MIN:
+    if abs(s0) <= IMBALANCE_TOL and m0 >= EVEN_MIN:
         return None  # balanced and even at the mid-range sum already
     xb = unit_for_calibration(dev, syn)
     r_lo, r_hi = xb.r_lo, xb.r_hi
@@ -357,7 +360,7 @@ class Design:
     kappa_pert: float
     imbalance: float
     v_threshold: float | None
-    uniformity: float | None
+    evenness: float | None
     chosen: dict[str, str] = field(default_factory=dict)  # name -> "designed" | "scenario"
     typical_update_s: float = 0.0
     typical_periods: float = 0.0
@@ -367,10 +370,10 @@ class Design:
         return {"v_write_v": self.v_write, "v_pert_v": self.v_pert, "clock_s": self.clock, "t_max_s": self.t_max,
                 "t_pert_s": self.t_pert, "kappa_up_per_s": self.kappa, "kappa_down_per_s": self.kappa_down,
                 "kappa_pert_per_s": self.kappa_pert, "imbalance": self.imbalance,
-                "v_threshold_v": self.v_threshold, "uniformity": self.uniformity, "typical_update_s": self.typical_update_s,
+                "v_threshold_v": self.v_threshold, "evenness": self.evenness, "typical_update_s": self.typical_update_s,
                 "typical_update_periods": self.typical_periods, "source": dict(self.chosen),
                 "rule": {"v_safe_v": V_SAFE, "margin": MARGIN, "imbalance_tol": IMBALANCE_TOL,
-                         "t_typical_s": T_TYPICAL, "uniformity_min": UNIFORMITY_MIN, "periods_typical": PERIODS_TYPICAL, "t_max_steps": T_MAX_STEPS}}
+                         "t_typical_s": T_TYPICAL, "even_min": EVEN_MIN, "uniformity_min": UNIFORMITY_MIN, "periods_typical": PERIODS_TYPICAL, "t_max_steps": T_MAX_STEPS}}
 
 
 def _scan(dev, syn, rise, fall, alpha=TARGET_DW):
@@ -405,7 +408,7 @@ def _scan(dev, syn, rise, fall, alpha=TARGET_DW):
 
 
 def choose_voltage(dev, syn, rise: float, fall: float, alpha: float) -> tuple[float, float | None, float]:
-    """The write voltage of the rule (module docstring), the switching threshold and the uniformity."""
+    """The write voltage of the rule (module docstring), the switching threshold and the evenness."""
     pts = _scan(dev, syn, rise, fall, alpha)
     moving = [v for v, (u, d, _) in pts.items() if u.status in ("ok", "saturated") and d.status in ("ok", "saturated")]
     v_th = moving[0] if moving else None
@@ -434,24 +437,38 @@ def choose_voltage(dev, syn, rise: float, fall: float, alpha: float) -> tuple[fl
     good.sort(key=lambda vp: abs(math.log(math.sqrt(vp[1][0].kappa * vp[1][1].kappa) / target)))
     uni = {}
     for v, p in good:
-        uni[v] = uniformity(dev, syn, v, rise, fall, p[0].kappa)
-        if uni[v] >= UNIFORMITY_MIN:
+        uni[v] = evenness(dev, syn, v, rise, fall, p[0].kappa)[0]
+        if uni[v] >= EVEN_MIN:
             return float(v), v_th, uni[v]
+    v = max(uni, key=uni.get)  # no voltage keeps the range controllable: the most even one
+    return float(v), v_th, uni[v]
     v = max(uni, key=uni.get)  # no voltage keeps the range controllable: the most even one
     return float(v), v_th, uni[v]
 
 
-def uniformity(dev, syn, v: float, rise: float, fall: float, kappa_mid: float) -> float:
-    """Smallest over largest weight rate at the weights -0.5, 0 and +0.5 of the range, both directions
-    (1: the pulse moves every weight alike; near 0: part of the range barely moves or the unit pulls
-    its weights back toward the middle much faster than it pushes them out)."""
+def evenness(dev, syn, v: float, rise: float, fall: float, kappa_mid: float) -> tuple[float, float, float]:
+    """``(evenness, uniformity, reversion)`` of the write over the weight range, from the weight rates
+    at the weights -0.5, 0 and +0.5 of the range (:data:`UNIFORMITY_AT`), both directions.
+
+    uniformity: smallest over largest rate (1: the pulse moves every weight alike; near 0: part of
+    the range barely moves).  reversion: at ±0.5, (inward − outward)/(inward + outward), averaged:
+    how much faster a pulse pulls a weight back toward the middle than it pushes it out (a weight
+    decay: WSP's updates are mostly noise, so any reversion shrinks the weights).  evenness =
+    (1 − |reversion|)·min(1, uniformity/UNIFORMITY_MIN)."""
     ks = [kappa_mid]
+    rev = []
     for w0 in (-UNIFORMITY_AT, UNIFORMITY_AT):
+        k = {}
         for d in (1, -1):
             r = measure(dev, syn, v, rise, fall, d, w0=w0)
-            ks.append(r.kappa if r.status == "ok" else 0.0)
+            k[d] = r.kappa if r.status == "ok" else 0.0
+            ks.append(k[d])
+        inward, outward = (k[1], k[-1]) if w0 < 0 else (k[-1], k[1])
+        rev.append((inward - outward) / (inward + outward) if inward + outward > 0 else 1.0)
     hi = max(ks)
-    return max(min(ks), 0.0) / hi if hi > 0 else 0.0
+    uni = max(min(ks), 0.0) / hi if hi > 0 else 0.0
+    reversion = float(np.mean(rev))
+    return (1.0 - min(abs(reversion), 1.0)) * min(1.0, uni / UNIFORMITY_MIN), uni, reversion
 
 
 @lru_cache(maxsize=256)
@@ -504,7 +521,7 @@ def _design_cached(dev, syn, rise, fall, alpha, c, written, v_write, v_pert, clo
         chosen["t_max"] = "scenario"
     return Design(v_write=float(v_write), v_pert=float(v_pert), clock=float(clock), t_max=float(t_max),
                   t_pert=float(t_pert_v), kappa=up.kappa, kappa_down=dn.kappa, kappa_pert=kp,
-                  imbalance=imbalance(up, dn), v_threshold=v_th, uniformity=uni, chosen=chosen, typical_update_s=alpha / up.kappa,
+                  imbalance=imbalance(up, dn), v_threshold=v_th, evenness=uni, chosen=chosen, typical_update_s=alpha / up.kappa,
                   typical_periods=alpha / up.kappa / clk)
 
 
