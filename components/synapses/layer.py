@@ -314,8 +314,8 @@ class CrossbarLayer(AnalogBlock):
     def set_weights(self, W, *, clip: bool = False, _spread_rng=None) -> None:
         """Program the devices so that :meth:`weights` returns ``W`` (n_in, n_out).
 
-        The inverse of the unit's weight formula with the divider sums held at the mid-range
-        sum (see :func:`components.synapses.topologies.resistances_for`).  Weights outside
+        The inverse of the unit's weight formula with the divider sums held at ``r_sum`` (default
+        the mid-range sum; see :func:`components.synapses.topologies.resistances_for`).  Weights outside
         ``[w_min, w_max]`` raise ``ConfigError`` unless ``clip=True``.  Stuck devices keep their
         states.  Per-device d2d bounds are respected by clipping each resistance to its
         device's own range (so with spread the realised weight can differ slightly).

@@ -110,8 +110,35 @@ def unit_for_calibration(dev, syn: SynapseParams) -> CrossbarLayer:
     return CrossbarLayer("cal", 1, 1, dev, syn.with_values(init="mid", init_spread=0.0)).build_detached(seed=0)
 
 
-def _pulse(dev, syn, v, T, rise, fall, pol, w0=0.0):
+@lru_cache(maxsize=64)
+def _prototype(dev, syn: SynapseParams):
+    """A calibration unit and a snapshot of its just-built state (restored by :func:`_fresh`)."""
     xb = unit_for_calibration(dev, syn)
+    a = xb.device_array
+    rng = a.run_rng.bit_generator.state if a.run_rng is not None else None
+    return xb, (a.U.copy(), a.dU.copy(), a.flags.copy(), a.switch_count.copy(), a.path_counts.copy(), rng)
+
+
+def _fresh(dev, syn: SynapseParams) -> CrossbarLayer:
+    """The calibration unit exactly as just built (same states, counters and random stream): the
+    same as building a new one, ~10x faster."""
+    xb, (U, dU, flags, sc, pc, rng) = _prototype(dev, syn)
+    a = xb.device_array
+    a.U[:] = U
+    a.dU[:] = dU
+    a.flags[:] = flags
+    a.switch_count[:] = sc
+    a.path_counts[:] = pc
+    if rng is not None:
+        a.run_rng.bit_generator.state = rng
+    a.version += 1
+    xb.energy_read_j = xb.energy_write_j = 0.0
+    xb._changed()
+    return xb
+
+
+def _pulse(dev, syn, v, T, rise, fall, pol, w0=0.0):
+    xb = _fresh(dev, syn)
     if w0:
         xb.set_weights(np.array([[w0 * (xb.w_max if w0 > 0 else -xb.w_min)]]), clip=True)
     p = np.array([pol])
@@ -343,7 +370,7 @@ def _nice(x: float, up: bool) -> float:
     e = math.floor(math.log10(x))
     cands = [m * 10.0 ** k for k in (e - 1, e, e + 1) for m in (1, 2, 5)]
     out = max(c for c in cands if c <= x * (1 + 1e-9)) if not up else min(c for c in cands if c >= x * (1 - 1e-9))
-    return max(round(out / TICK) * TICK, T_SHORTEST)
+    return max(float(f"{round(out / TICK) * TICK:.9g}"), T_SHORTEST)
 
 
 @dataclass
@@ -515,7 +542,7 @@ def _design_cached(dev, syn, rise, fall, alpha, c, written, v_write, v_pert, clo
         if written:
             need = max(need, 2 * t_pert_v)
         t_max = max(_nice(need, up=True), 10 * clk)
-        t_max = math.ceil(round(t_max / TICK) / round(clk / TICK)) * round(clk / TICK) * TICK
+        t_max = float(f"{math.ceil(round(t_max / TICK) / round(clk / TICK)) * round(clk / TICK) * TICK:.9g}")
         chosen["t_max"] = "designed"
     else:
         chosen["t_max"] = "scenario"
