@@ -72,6 +72,8 @@ W_RANGE_MIN = 0.5
 MERIT_GAIN = 0.1
 #: A series write with at least this merit is kept without trying the grounded-middle write.
 MERIT_SERIES_OK = 0.8
+#: The pulse edges alone may move a weight by at most alpha over this.
+EDGE_FRACTION = 10
 #: A typical update (weight change ``alpha``) lasts this long when the device allows it (s).
 T_TYPICAL = 100e-9
 #: Clock periods in a typical update.
@@ -307,6 +309,28 @@ def design_unit(dev, syn: SynapseParams, rise: float, fall: float, alpha: float,
         if alt[2] > best[2] + MERIT_GAIN:
             best = alt
     return best[0]
+
+
+@lru_cache(maxsize=256)
+def choose_edges(dev, syn: SynapseParams, rise: float, fall: float, alpha: float,
+                 v_write: float | None) -> tuple[float, float]:
+    """Write-pulse edges (s) short enough that the edges alone move a weight by at most
+    ``alpha/EDGE_FRACTION`` in either direction at the write voltage the design will use (the
+    PWM controls only the flat top): from ``rise``/``fall`` (the scenario's defaults), each step
+    the next shorter value of the 1-2-5 series, down to 1 ps."""
+    for _ in range(40):
+        try:
+            v = v_write if v_write is not None else choose_voltage(dev, syn, rise, fall, alpha)[0]
+        except ConfigError:
+            v = None
+        if v is not None:
+            e = max(abs(measure(dev, syn, v, rise, fall, d, alpha).edge_dw) for d in (1, -1))
+            if e <= alpha / EDGE_FRACTION:
+                return rise, fall
+        if max(rise, fall) <= T_SHORTEST:
+            return rise, fall
+        rise, fall = (_nice(x * 0.99, up=False) if x > T_SHORTEST else x for x in (rise, fall))
+    return rise, fall
 
 
 def settle_time(op, r_f: float, usrc: float, sizes, v_sat: float) -> float:

@@ -36,7 +36,7 @@ from ..synapses import WEIGHT_INCREASING_POLARITY, CrossbarLayer, SynapseParams
 from .chip import Chip, ChipSpec
 from .config import Scenario
 from .controller import Controller, ControllerConfig
-from .design import choose_read_cached, design_chip, design_unit, settle_time, unit_for_calibration
+from .design import choose_edges, choose_read_cached, design_chip, design_unit, settle_time, unit_for_calibration
 from ..synapses.topologies import source_conductance, weight_resistance
 
 OPAMPS = ("ideal", "typical", "tl07x", "opa27")
@@ -174,10 +174,18 @@ class TrainingRun:
         # The chip-design step (components.training.design), unit first: its operating point (pair and
         # bridge: the divider sum r_sum), then the read amplitude, then the write pulses.
         pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=t.rise, fall=t.fall, clock=None)
+        fixed_v = t.v_write if "v_write" in t.model_fields_set else None
+        self.edge_source = "scenario"
+        if not ({"rise", "fall"} & t.model_fields_set):  # the edges: short enough for the PWM to rule
+            rise, fall = choose_edges(dev, syn, pulse0.rise, pulse0.fall, float(scn.training.alpha), fixed_v)
+            if (rise, fall) != (pulse0.rise, pulse0.fall):
+                t = t.model_copy(update={"rise": rise, "fall": fall})
+                pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=rise, fall=fall,
+                                 clock=None)
+            self.edge_source = "designed"
         self.unit_sources = {}
         if syn.unit in ("pair", "bridge"):
             sp = scn.synapse.params
-            fixed_v = t.v_write if "v_write" in t.model_fields_set else None
             syn = design_unit(dev, syn, pulse0.rise, pulse0.fall, float(scn.training.alpha), fixed_v,
                               "write_mid" in sp, "r_sum" in sp)
             self.unit_sources = {"write_mid": "scenario" if "write_mid" in sp else "designed",
@@ -278,6 +286,8 @@ class TrainingRun:
         rec["source"].update(self.unit_sources)
         rec["r_f_ohm"] = self.chip.spec.neuron_params.r_f
         rec["t_settle_s"] = self.timing.t_settle
+        rec["rise_s"], rec["fall_s"] = self.timing.rise, self.timing.fall
+        rec["source"]["rise"] = rec["source"]["fall"] = self.edge_source
         rec["source"]["t_settle"] = self.t_settle_source
         return rec
 
