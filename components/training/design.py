@@ -196,17 +196,20 @@ def measure(dev, syn: SynapseParams, v: float, rise: float, fall: float, directi
 
 def read_disturb(dev, syn: SynapseParams, v_read: float, duration: float = READ_TEST_S) -> float:
     """Largest |weight change| of a unit after reading it at ``+v_read`` and at ``-v_read`` (full-scale
-    input, the read amplitude per unit input) for ``duration`` seconds each, from the weights
-    -0.9, 0 and +0.9 of its range (the device currents of a read depend on the state)."""
+    input, the read amplitude per unit input) for ``duration`` seconds each, beyond what the same
+    time idle does (retention), from the weights -0.9, 0 and +0.9 of its range (the device
+    currents of a read depend on the state)."""
     worst = 0.0
     for frac in (-0.9, 0.0, 0.9):
-        for sign in (1.0, -1.0):
+        moved = {}
+        for sign in (1.0, -1.0, 0.0):  # 0: idle for as long (retention drift is not read disturb)
             xb = unit_for_calibration(dev, syn.with_values(v_read=v_read))
             w_set = frac * (xb.w_max if frac > 0 else -xb.w_min)
             xb.set_weights(np.array([[w_set]]), clip=True)
             w0 = float(xb.weights()[0, 0])
             xb.apply_read(np.array([sign * v_read]), np.array([sign * v_read]), duration)
-            worst = max(worst, abs(float(xb.weights()[0, 0]) - w0))
+            moved[sign] = float(xb.weights()[0, 0]) - w0
+        worst = max(worst, abs(moved[1.0] - moved[0.0]), abs(moved[-1.0] - moved[0.0]))
     return worst
 
 
