@@ -59,7 +59,7 @@ GRID_PER_DECADE = 8
 #: The write voltage is at least this multiple of the switching threshold.
 MARGIN = 1.5
 #: Voltages whose |imbalance| is within this of the best are equally good.
-IMBALANCE_TOL = 0.03
+IMBALANCE_TOL = 0.005
 #: Voltages whose evenness over the weight range (:func:`evenness`) is at least this are preferred ...
 EVEN_MIN = 0.7
 #: ... where a uniformity (slowest over fastest rate over the range) of this counts as fully even ...
@@ -78,6 +78,8 @@ EDGE_FRACTION = 10
 T_TYPICAL = 100e-9
 #: Clock periods in a typical update.
 PERIODS_TYPICAL = 100
+#: Clock periods in a typical update of the last epoch (``training.lr_decay`` shrinks alpha).
+PERIODS_END = 10
 #: ``t_max`` covers this many typical updates.
 T_MAX_STEPS = 30
 #: Weight change the calibration pulses aim at (normalised weight).
@@ -316,11 +318,13 @@ def design_unit(dev, syn: SynapseParams, rise: float, fall: float, alpha: float,
 
 @lru_cache(maxsize=256)
 def choose_edges(dev, syn: SynapseParams, rise: float, fall: float, alpha: float,
-                 v_write: float | None) -> tuple[float, float]:
+                 v_write: float | None, alpha_end: float | None = None) -> tuple[float, float]:
     """Write-pulse edges (s) short enough that the edges alone move a weight by at most
-    ``alpha/EDGE_FRACTION`` in either direction at the write voltage the design will use (the
-    PWM controls only the flat top): from ``rise``/``fall`` (the scenario's defaults), each step
-    the next shorter value of the 1-2-5 series, down to 1 ps."""
+    ``alpha_end/EDGE_FRACTION`` in either direction at the write voltage the design will use (the
+    PWM controls only the flat top; ``alpha_end``: the learning rate of the last epoch, default
+    ``alpha``): from ``rise``/``fall`` (the scenario's defaults), each step the next shorter value
+    of the 1-2-5 series, down to 1 ps."""
+    a_end = alpha if alpha_end is None else min(alpha, alpha_end)
     for _ in range(40):
         try:
             v = v_write if v_write is not None else choose_voltage(dev, syn, rise, fall, alpha)[0]
@@ -328,7 +332,7 @@ def choose_edges(dev, syn: SynapseParams, rise: float, fall: float, alpha: float
             v = None
         if v is not None:
             e = max(abs(measure(dev, syn, v, rise, fall, d, alpha).edge_dw) for d in (1, -1))
-            if e <= alpha / EDGE_FRACTION:
+            if e <= a_end / EDGE_FRACTION:
                 return rise, fall
         if max(rise, fall) <= T_SHORTEST:
             return rise, fall
@@ -449,7 +453,7 @@ def _scan(dev, syn, rise, fall, alpha=TARGET_DW):
         p1, p2 = at(v1), at(v2)
         if ok(p1) and ok(p2) and p1[2] * p2[2] < 0:
             lo, hi = v1, v2
-            for _ in range(8):  # bisect the sign change of the imbalance
+            for _ in range(20):  # bisect the sign change of the imbalance (to ~1e-5 in v)
                 mid = math.sqrt(lo * hi)
                 pm = at(mid)
                 if not ok(pm):
@@ -526,7 +530,7 @@ def evenness(dev, syn, v: float, rise: float, fall: float, kappa_mid: float) -> 
 
 
 @lru_cache(maxsize=256)
-def _design_cached(dev, syn, rise, fall, alpha, c, written, v_write, v_pert, clock, t_max, t_pert):
+def _design_cached(dev, syn, rise, fall, alpha, c, written, v_write, v_pert, clock, t_max, t_pert, alpha_end=None):
     chosen = {}
     v_th = None
     uni = None
@@ -554,6 +558,8 @@ def _design_cached(dev, syn, rise, fall, alpha, c, written, v_write, v_pert, clo
     typ_fast = alpha / fast
     if clock is None:
         clock = _nice(typ_fast / PERIODS_TYPICAL, up=False)
+        if alpha_end is not None and alpha_end < alpha:  # the last epoch's updates still span PERIODS_END
+            clock = min(clock, _nice(alpha_end / fast / PERIODS_END, up=False))
         chosen["clock"] = "designed"
     else:
         chosen["clock"] = "scenario"
@@ -589,5 +595,6 @@ def design_chip(dev, syn: SynapseParams, timing, training, rise: float, fall: fl
 
     d = _design_cached(dev, syn, float(rise), float(fall), float(training.alpha), float(training.c),
                        training.perturbation == "written", given("v_write"), given("v_pert"), given("clock"),
-                       given("t_max"), given("t_pert"))
+                       given("t_max"), given("t_pert"),
+                       float(training.alpha * training.lr_decay ** (training.epochs - 1)))
     return replace(d, chosen=dict(d.chosen))

@@ -177,7 +177,10 @@ class TrainingRun:
         fixed_v = t.v_write if "v_write" in t.model_fields_set else None
         self.edge_source = "scenario"
         if not ({"rise", "fall"} & t.model_fields_set):  # the edges: short enough for the PWM to rule
-            rise, fall = choose_edges(dev, syn, pulse0.rise, pulse0.fall, float(scn.training.alpha), fixed_v)
+            # the smallest updates are those of the last epoch (training.lr_decay shrinks alpha)
+            tr_ = scn.training
+            alpha_end = float(tr_.alpha * tr_.lr_decay ** (tr_.epochs - 1))
+            rise, fall = choose_edges(dev, syn, pulse0.rise, pulse0.fall, float(tr_.alpha), fixed_v, alpha_end)
             if (rise, fall) != (pulse0.rise, pulse0.fall):
                 t = t.model_copy(update={"rise": rise, "fall": fall})
                 pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=rise, fall=fall,
