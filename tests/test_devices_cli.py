@@ -18,7 +18,7 @@ def _run(argv):
 
 def test_pulse_train_csv_and_plot(tmp_path):
     out, png = tmp_path / "r.csv", tmp_path / "r.png"
-    assert _run(["device", "team", "--initial-resistance", "16k", "--pulse", "-1.0", "1us", "10",
+    assert _run(["device", "team", "--preset", "hp_tio2", "--initial-resistance", "16k", "--pulse", "-1.0", "1us", "10",
                  "--pulse", "1.0", "1us", "5", "--rise", "10ns", "--fall", "10ns", "--csv", str(out),
                  "--plot", str(png)]) == 0
     rows = list(csv.DictReader(out.open()))

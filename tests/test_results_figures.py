@@ -13,7 +13,7 @@ FIGS = {"learning_curve.png", "weights.png", "weight_hist.png", "energy.png", "w
 def test_plot_redraws_every_figure_from_the_folder(tmp_path, capsys):
     out = tmp_path / "xor"
     code = main(["run", "scenarios/xor.toml", "--out", str(out), "--no-progress", "--set", "training.epochs=4",
-                 "--set", "timing.clock=2us"])
+                 "--set", "timing.clock=2us", "--set", "timing.v_write=1V"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "baseline ideal_wsp (4 epochs)" in printed and "baseline backprop (4 epochs)" in printed

@@ -48,6 +48,7 @@ FIELDS = [
     ("synapse.params.r_in", 1.2e5, {}), ("synapse.params.v_read", 0.03, {}),
     ("synapse.params.r_line", 5.0, {}), ("synapse.params.init_spread", 0.05, {}),
     ("synapse.w_init", 0.4, {}),
+    ("synapse.params.r_sum", 10000.0, {}), ("synapse.params.write_mid", "ground", {}),
     # neuron and op-amp
     ("neuron.gain", 2.5, {}), ("neuron.v_sat", 1.2, {}),
     ("neuron.opamp_params.a0", 2e3, {}), ("neuron.opamp_params.gbw", 5e6, {}),

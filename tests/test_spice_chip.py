@@ -92,8 +92,9 @@ def test_negative_control_one_weight_changed_in_netlist_fails(tmp_path):
 
 
 # The other units on XOR: the bridge as shipped; the differential and reference units put the
-# whole read voltage across one device, so they read at 0.5 mV (r_in only scales R_f for them).
-SMALL_READ = ["synapse.params.v_read=0.5mV", "synapse.params.r_in=2.5", "device.model=hp", "device.preset=biolek2009",
+# whole read voltage across one device, so they read at 0.5 mV; neuron.gain 0.05 keeps R_f at
+# ~10 kOhm (R_f = gain·R_w·v_sat/v_read with R_w = 1/(G_on − G_off) ≈ 100 Ohm for these units).
+SMALL_READ = ["synapse.params.v_read=0.5mV", "neuron.gain=0.05", "device.model=hp", "device.preset=biolek2009",
               "timing.v_write=0.3V", "timing.clock=1ps"]
 UNITS = {
     "bridge": ["synapse.unit=bridge"],

@@ -132,28 +132,32 @@ def _table_device():
 
 
 @pytest.mark.parametrize("unit, device", [(u, "team") for u in ("pair", "differential", "bridge", "reference")]
-                         + [("pair", "table"), ("reference", "table")])
+                         + [("pair", "table"), ("reference", "table"), ("pair", "team-grounded"),
+                            ("bridge", "team-grounded")])
 def test_a_whole_pulse_in_one_call_equals_its_pieces_one_by_one(unit, device):
     """write_pieces (one compiled call per pulse) is the same physics, the same cycle-to-cycle
     draws and the same energy as write() per piece (one device call, one draw, per piece); the
     measured-table model's SET and RESET changes keep their own spreads."""
-    if device == "team":
+    kw = {}
+    if device.startswith("team"):
         dev = TEAMParams.symmetric().with_values(dx_c2c=0.2)
         v = 1.2
+        if device == "team-grounded":  # the middle node held at 0 V: each device alone, half the pulse
+            kw = {"write_mid": "ground"}
     else:
         dev = _table_device()
         assert dev.c2c_set != dev.c2c_reset  # the spreads taken from its data differ by direction
         v = 2.0
     pol = np.array([[1, -1, 0, 1], [-1, 1, 1, 0], [0, -1, 1, -1]], float)
     pieces = [(0.0, v, 1e-8), (v, v, 3e-7), (v, 0.0, 2e-8), (0.0, 0.0, 1e-7)]
-    A = layer(unit, dev=dev, seed=3)
-    B = layer(unit, dev=dev, seed=3)
+    A = layer(unit, dev=dev, seed=3, **kw)
+    B = layer(unit, dev=dev, seed=3, **kw)
     ea = A.write_pieces(pieces, pol)
     eb = sum(B.write(a, b, t, pol) for a, b, t in pieces)
     for ra, rb in zip(A.resistances(), B.resistances()):
         np.testing.assert_array_equal(ra, rb)
     assert ea == pytest.approx(eb, rel=1e-12) and ea > 0
-    assert not np.array_equal(A.resistances()[0], layer(unit, dev=dev, seed=3).resistances()[0])  # it wrote
+    assert not np.array_equal(A.resistances()[0], layer(unit, dev=dev, seed=3, **kw).resistances()[0])  # it wrote
 
 
 def test_subthreshold_write_energy_is_v2_over_r():

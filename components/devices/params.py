@@ -487,7 +487,7 @@ PRESETS: dict[str, dict[str, str]] = {
     "vteam": {"kvatinsky2015": "kvatinsky2015"},
     "yakopcic": {"oblea2010": "oblea2010"},
 }
-DEFAULT_PRESET = {"hp": "biolek2009", "team": "hp_tio2", "vteam": "kvatinsky2015", "yakopcic": "oblea2010"}
+DEFAULT_PRESET = {"hp": "biolek2009", "team": "symmetric", "vteam": "kvatinsky2015", "yakopcic": "oblea2010"}
 
 
 def preset(model: str, name: str | None = None, **changes) -> DeviceParams:

@@ -177,7 +177,10 @@ class CrossbarLayer(AnalogBlock):
         else:
             self.r_lo, self.r_hi = float(np.median(self._r_lo_dev)), float(np.median(self._r_hi_dev))
         self.g_ref = sp_.g_ref if sp_.g_ref is not None else 0.5 * (1.0 / self.r_lo + 1.0 / self.r_hi)
-        self.w_min, self.w_max = T.w_range(sp_.unit, self.r_lo, self.r_hi, self.g_ref)
+        if sp_.r_sum is not None and not 2 * self.r_lo < sp_.r_sum < 2 * self.r_hi:
+            raise ConfigError(f"SynapseParams.r_sum: must lie strictly between 2·R_on = {2 * self.r_lo:g} and "
+                              f"2·R_off = {2 * self.r_hi:g} ohm for this device (got {sp_.r_sum:g})")
+        self.w_min, self.w_max = T.w_range(sp_.unit, self.r_lo, self.r_hi, self.g_ref, sp_.r_sum)
         self._thresholds = None
         if arr.model in (DP.MODEL_TEAM, DP.MODEL_VTEAM, DP.MODEL_TABLE):  # threshold models (TEAM: current)
             up = np.ascontiguousarray(arr.P[:, DP.P_THUP])
@@ -328,8 +331,8 @@ class CrossbarLayer(AnalogBlock):
     def set_weights(self, W, *, clip: bool = False, _spread_rng=None) -> None:
         """Program the devices so that :meth:`weights` returns ``W`` (n_in, n_out).
 
-        The inverse of the unit's weight formula with the divider sums held at the mid-range
-        sum (see :func:`components.synapses.topologies.resistances_for`).  Weights outside
+        The inverse of the unit's weight formula with the divider sums held at ``r_sum`` (default
+        the mid-range sum; see :func:`components.synapses.topologies.resistances_for`).  Weights outside
         ``[w_min, w_max]`` raise ``ConfigError`` unless ``clip=True``.  Stuck devices keep their
         states.  Per-device d2d bounds are respected by clipping each resistance to its
         device's own range (so with spread the realised weight can differ slightly).
@@ -348,7 +351,7 @@ class CrossbarLayer(AnalogBlock):
                               f"{self.topology.name!r} with these devices (got {W.min():.6g}..{W.max():.6g}); "
                               "scale them or pass clip=True")
         W = np.clip(W, lo, hi)
-        R = T.resistances_for(self.topology.name, W, self.r_lo, self.r_hi, self.g_ref)
+        R = T.resistances_for(self.topology.name, W, self.r_lo, self.r_hi, self.g_ref, self.synapse_params.r_sum)
         if _spread_rng is not None:
             R = R * np.exp(self.synapse_params.init_spread * _spread_rng.standard_normal(R.shape))
         R = np.clip(R, self._r_lo_dev, self._r_hi_dev)
@@ -681,6 +684,7 @@ class CrossbarLayer(AnalogBlock):
         pcs = np.asarray(pieces, dtype=float).reshape(-1, 3)
         m, k = write_calls(pcs, flat)
         topo = self.topology
+        grounded = self.synapse_params.write_mid == "ground"
         if m >= _PAR_PAIRS:  # large: the same calls, each on the multi-threaded device kernels
             sel = np.flatnonzero(flat)
             sign = flat[sel]
@@ -691,7 +695,11 @@ class CrossbarLayer(AnalogBlock):
                     continue
                 sa, sb = sign * wa, sign * wb
                 for ps, ns in topo.write_pairs:
-                    e += float(arr.apply_pair(sa, sb, float(T_), ps * U + sel, ns * U + sel).sum())
+                    if grounded:  # middle node held at 0 V: each device gets half the pulse
+                        e += float(arr.apply_voltage(0.5 * sa, 0.5 * sb, float(T_), ps * U + sel).sum())
+                        e += float(arr.apply_voltage(-0.5 * sa, -0.5 * sb, float(T_), ns * U + sel).sum())
+                    else:
+                        e += float(arr.apply_pair(sa, sb, float(T_), ps * U + sel, ns * U + sel).sum())
                 for s_ in topo.write_single:
                     e += float(arr.apply_voltage(sa, sb, float(T_), s_ * U + sel).sum())
         else:
@@ -706,7 +714,7 @@ class CrossbarLayer(AnalogBlock):
             e, calls = write_pieces_kernel(pcs, flat, self.n_units, plan[0], plan[1], plan[2], arr.model, arr.P,
                                            arr.U, arr.dU, arr.flags, arr.switch_count, arr._limit, arr._stuck_u,
                                            arr.params.switch_dx, arr.rtol, arr.atol, arr.rate_cap, arr.exact_flows,
-                                           arr.path_counts, dx_dn, dx_up, draws)
+                                           arr.path_counts, dx_dn, dx_up, draws, grounded)
             arr.version += calls
         if math.isfinite(self.device_params.retention_tau):
             arr.idle(total)
@@ -734,7 +742,11 @@ class CrossbarLayer(AnalogBlock):
                 sa, sb = sa * ratio, sb * ratio
             en = 0.0
             for ps, ns in topo.write_pairs:
-                en += float(np.sum(arr.apply_pair(sa, sb, h, ps * U + flat_sel, ns * U + flat_sel)))
+                if self.synapse_params.write_mid == "ground":  # middle node held at 0 V
+                    en += float(np.sum(arr.apply_voltage(0.5 * sa, 0.5 * sb, h, ps * U + flat_sel)))
+                    en += float(np.sum(arr.apply_voltage(-0.5 * sa, -0.5 * sb, h, ns * U + flat_sel)))
+                else:
+                    en += float(np.sum(arr.apply_pair(sa, sb, h, ps * U + flat_sel, ns * U + flat_sel)))
             for s in topo.write_single:
                 en += float(np.sum(arr.apply_voltage(sa, sb, h, s * U + flat_sel)))
             return en, a, b

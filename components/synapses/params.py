@@ -55,6 +55,20 @@ class SynapseParams:
     g_ref: float | None = None
     """``reference`` unit: conductance of the reference column's devices (S).  ``None`` = the
     device's mid conductance (G_on + G_off)/2, so weights are symmetric about 0."""
+    r_sum: float | None = None
+    """``pair`` and ``bridge``: the sum of each divider's two resistances at which weights are
+    programmed (ohm), i.e. the common mode the unit starts from.  ``None`` = R_on + R_off (both
+    devices at the middle of their resistance range).  Must lie strictly between 2·R_on and
+    2·R_off; the programmable weights are then ``|w| ≤ min(1 − 2·R_on/r_sum, 2·R_off/r_sum − 1)``.
+    Training moves the devices freely from there.  The chip-design step sets it, when a scenario
+    leaves it out, to the common mode a pair keeps under its write pulses (components.training.design)."""
+    write_mid: str = "series"
+    """``pair`` and ``bridge``: the divider's middle node during a write pulse.  ``series`` (default):
+    it floats (R_in to the summing node is ~100 kΩ), so the two devices share the pulse as a
+    voltage divider, the higher resistance taking more.  ``ground``: a switch holds it at 0 V while
+    the lines are driven to ±v/2, so each device gets half the pulse whatever the other's state
+    (no divider: for voltage-controlled devices the write no longer pulls weights toward 0).
+    Chosen by the chip-design step when a scenario leaves it out (components.training.design)."""
     init: str = "mid"
     """Initial programming: ``mid`` (all weights 0) or ``random`` (uniform in ±``w_init_scale``)."""
     w_init_scale: float = 0.1
@@ -101,6 +115,21 @@ class SynapseParams:
             _number("g_ref", self.g_ref)
             if self.g_ref <= 0:
                 raise field_error(_O, "g_ref", "must be positive (or None for the mid conductance)", self.g_ref)
+        if self.r_sum is not None:
+            _number("r_sum", self.r_sum)
+            if self.r_sum <= 0:
+                raise field_error(_O, "r_sum", "must be positive", self.r_sum)
+            if self.unit not in ("pair", "bridge"):
+                raise field_error(_O, "r_sum", "only 'pair' and 'bridge' units have a divider sum", self.r_sum,
+                                  "leave r_sum out or use unit 'pair' or 'bridge'")
+        if self.write_mid not in ("series", "ground"):
+            raise field_error(_O, "write_mid", "must be 'series' or 'ground'", self.write_mid)
+        if self.write_mid == "ground" and self.unit not in ("pair", "bridge"):
+            raise field_error(_O, "write_mid", "only 'pair' and 'bridge' units have a middle node", self.write_mid,
+                              "use write_mid='series' or unit 'pair' or 'bridge'")
+        if self.write_mid == "ground" and self.r_line > 0:
+            raise field_error(_O, "write_mid", "a grounded-middle write with line resistance is not modelled",
+                              self.write_mid, "use r_line=0 or write_mid='series'")
         if self.init not in INITS:
             raise field_error(_O, "init", f"must be one of {', '.join(INITS)}", self.init)
         _number("w_init_scale", self.w_init_scale)

@@ -228,10 +228,13 @@ def weights(name: str, g: np.ndarray, g_lo: float, g_hi: float, g_ref: float) ->
     raise KeyError(name)
 
 
-def w_range(name: str, r_lo: float, r_hi: float, g_ref: float) -> tuple[float, float]:
+def w_range(name: str, r_lo: float, r_hi: float, g_ref: float, r_sum: float | None = None) -> tuple[float, float]:
     """Realisable normalised weights with the programming rule of :func:`resistances_for`."""
     if name in ("pair", "bridge"):
-        m = (r_hi - r_lo) / (r_hi + r_lo)
+        if r_sum is None:
+            m = (r_hi - r_lo) / (r_hi + r_lo)
+            return -m, m
+        m = min(1.0 - 2.0 * r_lo / r_sum, 2.0 * r_hi / r_sum - 1.0)
         return -m, m
     if name == "differential":
         return -1.0, 1.0
@@ -241,15 +244,16 @@ def w_range(name: str, r_lo: float, r_hi: float, g_ref: float) -> tuple[float, f
     raise KeyError(name)
 
 
-def resistances_for(name: str, W: np.ndarray, r_lo: float, r_hi: float, g_ref: float) -> np.ndarray:
+def resistances_for(name: str, W: np.ndarray, r_lo: float, r_hi: float, g_ref: float,
+                    r_sum: float | None = None) -> np.ndarray:
     """Device resistances (k, n_in, n_out) realising weights ``W`` (inverse of :func:`weights`).
 
-    pair / bridge keep every divider's sum at the mid-range sum S = r_lo + r_hi:
+    pair / bridge keep every divider's sum at S = ``r_sum`` (default the mid-range sum r_lo + r_hi):
     M1 = S(1 − w)/2, M2 = S(1 + w)/2 (bridge: M3 = M2, M4 = M1).  differential keeps
     G1 + G2 = G_on + G_off.  reference sets G = g_ref + w·(G_on − G_off)/2.
     """
     if name in ("pair", "bridge"):
-        S = r_lo + r_hi
+        S = r_lo + r_hi if r_sum is None else r_sum
         m1, m2 = S * (1 - W) / 2, S * (1 + W) / 2
         return np.stack((m1, m2)) if name == "pair" else np.stack((m1, m2, m2, m1))
     if name == "differential":
@@ -260,6 +264,22 @@ def resistances_for(name: str, W: np.ndarray, r_lo: float, r_hi: float, g_ref: f
     if name == "reference":
         h = 0.5 * (1.0 / r_lo - 1.0 / r_hi)
         return (1.0 / (g_ref + W * h))[None]
+    raise KeyError(name)
+
+
+def weight_resistance(name: str, r_lo: float, r_hi: float, r_in: float) -> float:
+    """Nominal resistance per unit weight (ohm): a unit of weight ``w`` drives ``w/weight_resistance``
+    (S) into its summing node (:func:`gain`).  pair and bridge ``R_in`` (exact when buffered; the
+    pair's Thevenin resistance adds ~(r_lo+r_hi)/4); differential ``1/(G_on − G_off)``; reference
+    ``2/(G_on − G_off)``.  A neuron's feedback resistor scaled by it gives every unit the same
+    weight-to-output gain."""
+    if name in ("pair", "bridge"):
+        return float(r_in)
+    span = 1.0 / r_lo - 1.0 / r_hi
+    if name == "differential":
+        return 1.0 / span
+    if name == "reference":
+        return 2.0 / span
     raise KeyError(name)
 
 

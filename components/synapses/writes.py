@@ -56,14 +56,17 @@ def _c2c(U, dU, flags, idx, dx_dn, dx_up, draws, d0):
 
 @njit(cache=True)
 def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model, P, U, dU, flags, count, limit,
-                        stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_dn, dx_up, draws):
+                        stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_dn, dx_up, draws, grounded):
     """Apply the pulse ``pieces`` (rows ``v0, v1, seconds``) to the units with polarity
     ``pol[u]`` = ±1 (0 = not written) of one crossbar: per piece, each pair of slots
     (``pair_pos[p]``, ``pair_neg[p]``) through :func:`~components.devices.kernels.apply_pairs`,
     then each lone slot ``single[s]`` through :func:`~components.devices.kernels.apply_single`,
     the device at slot ``s`` of unit ``u`` being ``s·n_units + u``.  ``draws`` holds the
     cycle-to-cycle normals, used when a spread is positive: ``dx_dn`` for state changes with
-    du < 0, ``dx_up`` for the others (:meth:`components.devices.DeviceParams.c2c_spreads`).  Returns ``(energy in J, device calls
+    du < 0, ``dx_up`` for the others (:meth:`components.devices.DeviceParams.c2c_spreads`).
+    ``grounded`` (``synapse.params.write_mid = "ground"``): a pair's middle node is held at 0 V,
+    so its positive device takes half the pulse and then its negative device minus half, each
+    a single-device call.  Returns ``(energy in J, device calls
     made)``.  (Serial device kernels only: a cached function that calls numba's parallel
     kernels crashes when loaded from the cache, so large pulses loop over the same calls in
     Python, :meth:`~components.synapses.CrossbarLayer.write_pieces`.)"""
@@ -96,6 +99,10 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
             isg[s, j] = single[s] * n_units + sel[j]
     sa = np.empty(m)
     sb = np.empty(m)
+    ha = np.empty(m)
+    hb = np.empty(m)
+    na = np.empty(m)
+    nb = np.empty(m)
     energy = np.empty(m)
     e = 0.0
     calls = 0
@@ -110,7 +117,25 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
         for j in range(m):
             sa[j] = sign[j] * wa
             sb[j] = sign[j] * wb
+        if grounded:
+            for j in range(m):
+                ha[j] = 0.5 * sa[j]
+                hb[j] = 0.5 * sb[j]
+                na[j] = -0.5 * sa[j]
+                nb[j] = -0.5 * sb[j]
         for p in range(n_p):
+            if grounded:  # middle node at 0 V: each device alone with half the pulse
+                for half in range(2):
+                    idx = ip[p] if half == 0 else ineg[p]
+                    K.apply_single(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx,
+                                   ha if half == 0 else na, hb if half == 0 else nb, T, 0, rtol, atol, cap, fast,
+                                   energy, paths)
+                    e += energy.sum()
+                    calls += 1
+                    if c2c:
+                        _c2c(U, dU, flags, idx, dx_dn, dx_up, draws, d)
+                        d += m
+                continue
             K.apply_pairs(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip[p], ineg[p], sa, sb, T, rtol,
                           atol, cap, fast, energy, paths)
             e += energy.sum()

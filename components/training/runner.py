@@ -146,7 +146,8 @@ def build_run(scn: Scenario, source: str, *, record_pattern: int | None = None, 
         raise ConfigError(f"{source}: the scenario's values overflow while the chip is built and calibrated "
                           f"({type(exc).__name__}: {exc}); bring extreme values (training.alpha, neuron.v_sat, "
                           "device and synapse parameters) back to physical ranges") from None
-    check_against_chip(scn, source, n_devices=[int(xb.device_array.n) for xb in run.chip.crossbars],
+    # the checks see the timing as built (designed v_write, clock, t_max)
+    check_against_chip(scn.model_copy(update={"timing": run.timing}), source, n_devices=[int(xb.device_array.n) for xb in run.chip.crossbars],
                        n_neurons=[int(nl.n) for nl in run.chip.neurons], n_train=int(task.x_train.shape[0]),
                        n_weights=int(run.chip.n_weights))
     return run

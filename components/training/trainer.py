@@ -4,11 +4,13 @@
 into a :class:`TrainingRun` (chip + controller + calibration); :meth:`TrainingRun.run`
 simulates the training and returns a :class:`TrainResult`.
 
-Calibration is what a chip designer does once per design: measure how fast a
-weight moves under an update pulse (``kappa``, 1/s, at the mid weight, from two
-pulse widths so rise and fall cancel) and set the PWM gain so that a width of
-``alpha·|ΔJ|/(c·kappa)`` results.  Perturbation pulses get ``t_pert = c/kappa_pert``
-unless the scenario fixes ``timing.t_pert``.
+Calibration is what a chip designer does once per design (:mod:`components.training.design`):
+choose the write voltage, the PWM clock, ``t_max`` and the perturbation width from the
+device and the synaptic unit (keeping any the scenario sets), measure how fast a weight
+moves under an update pulse (``kappa``, 1/s, at the mid weight, from two pulse widths so
+rise and fall cancel) and set the PWM gain so that a width of ``alpha·|ΔJ|/(c·kappa)``
+results.  Perturbation pulses get ``t_pert = c/kappa_pert`` unless the scenario fixes
+``timing.t_pert``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from ..synapses import WEIGHT_INCREASING_POLARITY, CrossbarLayer, SynapseParams
 from .chip import Chip, ChipSpec
 from .config import Scenario
 from .controller import Controller, ControllerConfig
+from .design import choose_edges, choose_read_cached, design_chip, design_unit, settle_time, unit_for_calibration
 from .program import program_verify
+from ..synapses.topologies import source_conductance, weight_resistance
 
 OPAMPS = ("ideal", "typical", "tl07x", "opa27")
 
@@ -90,36 +94,24 @@ def device_params(scn: Scenario):
         raise ConfigError(f"device: {exc}") from None
 
 
-def calibrate_kappa(dev, syn: SynapseParams, v: float, rise: float, fall: float, *, target_dw: float = 0.01) -> float:
-    """|dw/dt| (1/s) of one synapse at the mid weight under a write pulse of amplitude ``v``.
+def calibrate_kappa(dev, syn: SynapseParams, v: float, rise: float, fall: float, *, target_dw: float = 0.01,
+                    field_name: str = "timing.v_write") -> float:
+    """|dw/dt| (1/s) of one synapse at the mid weight under a weight-increasing write pulse of amplitude ``v``.
 
-    Two flat-top widths ``T`` and ``2T`` (each with the same edges) are applied to
-    fresh copies; the slope ``(w(2T) − w(T))/T`` excludes the edges' share.  ``T``
-    is grown from 1 ns until the change reaches ``target_dw``/2.
+    Two flat-top widths ``T`` and ``2T`` (each with the same edges) are applied to fresh copies;
+    the slope ``(w(2T) − w(T))/T`` excludes the edges' share.  ``T`` is searched from 1 ns down
+    to 1 ps or up to 1 s until the flat top moves the weight by about ``target_dw``
+    (:func:`components.training.design.measure`).  A voltage that cannot be calibrated is a
+    ConfigError saying which way to go: below the switching threshold (raise it), switching
+    within a picosecond or on the edges alone (lower it, or shorten the edges), or moving the
+    weight the wrong way.
     """
-    def dw(T: float) -> float:
-        xb = CrossbarLayer("cal", 1, 1, dev, syn.with_values(init="mid", init_spread=0.0)).build_detached(seed=0)
-        pol = np.array([WEIGHT_INCREASING_POLARITY])
-        w0 = float(xb.weights()[0, 0])
-        if rise > 0:
-            xb.write(0.0, v, rise, pol)
-        xb.write(v, v, T, pol)
-        if fall > 0:
-            xb.write(v, 0.0, fall, pol)
-        return float(xb.weights()[0, 0]) - w0
+    from .design import calibration_error, measure
 
-    T = 1e-9
-    for _ in range(60):
-        a = dw(T)
-        if abs(a) >= target_dw / 2 or T > 1.0:
-            break
-        T *= 2.0
-    b = dw(2 * T)
-    kappa = (b - a) / T
-    if not (kappa > 0 and math.isfinite(kappa)):
-        raise ConfigError(f"timing.v_write: a {v:g} V pulse does not move the weight up (dw/dt = {kappa:g} /s); "
-                          "raise the write voltage above the device's switching threshold")
-    return kappa
+    r = measure(dev, syn, v, rise, fall, 1, target_dw)
+    if r.status != "ok":
+        raise calibration_error(r, field_name)
+    return r.kappa
 
 
 #: Fields the blocks accept for hand-built circuits that a chip cannot use: (section, key, why).
@@ -179,23 +171,65 @@ class TrainingRun:
         _refuse_inert(scn)
         dev = device_params(scn)
         syn = _params("synapse.params", SynapseParams, scn.synapse.params, unit=scn.synapse.unit)
+        cc = scn.circuit
+        # The chip-design step (components.training.design), unit first: its operating point (pair and
+        # bridge: the divider sum r_sum), then the read amplitude, then the write pulses.
+        pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=t.rise, fall=t.fall, clock=None)
+        fixed_v = t.v_write if "v_write" in t.model_fields_set else None
+        self.edge_source = "scenario"
+        if not ({"rise", "fall"} & t.model_fields_set):  # the edges: short enough for the PWM to rule
+            # the smallest updates are those of the last epoch (training.lr_decay shrinks alpha)
+            tr_ = scn.training
+            alpha_end = float(tr_.alpha * tr_.lr_decay ** (tr_.epochs - 1))
+            rise, fall = choose_edges(dev, syn, pulse0.rise, pulse0.fall, float(tr_.alpha), fixed_v, alpha_end)
+            if (rise, fall) != (pulse0.rise, pulse0.fall):
+                t = t.model_copy(update={"rise": rise, "fall": fall})
+                pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=rise, fall=fall,
+                                 clock=None)
+            self.edge_source = "designed"
+        self.unit_sources = {}
+        if syn.unit in ("pair", "bridge"):
+            sp = scn.synapse.params
+            syn = design_unit(dev, syn, pulse0.rise, pulse0.fall, float(scn.training.alpha), fixed_v,
+                              "write_mid" in sp, "r_sum" in sp)
+            self.unit_sources = {"write_mid": "scenario" if "write_mid" in sp else "designed",
+                                 "r_sum": "scenario" if "r_sum" in sp else ("designed" if syn.r_sum is not None
+                                                                             else "default")}
+        if "v_read" in scn.synapse.params:
+            self.v_read_source = "scenario"
+        else:
+            syn = syn.with_values(v_read=choose_read_cached(dev, syn, float(scn.training.alpha)))
+            self.v_read_source = "designed"
         op = opamp_params(scn.neuron.opamp, scn.neuron.opamp_params)
         ng = scn.neuron
-        # Neuron gain: R_f = gain·R_in·v_sat/v_read makes v_sat·act(gain·Σ w x) (exact when buffered).
-        r_f = ng.gain * syn.r_in * ng.v_sat / syn.v_read
+        # Neuron gain: R_f = gain·R_w·v_sat/v_read makes v_sat·act(gain·Σ w x), with R_w the unit's
+        # resistance per unit weight (R_in for pair and bridge, exact when buffered; 1/(G_on − G_off)
+        # for differential, twice that for reference): every unit gets the same weight-to-output gain.
+        cal = unit_for_calibration(dev, syn)
+        r_f = ng.gain * weight_resistance(syn.unit, cal.r_lo, cal.r_hi, syn.r_in) * ng.v_sat / syn.v_read
         neu = _params("neuron", NeuronParams, {}, r_f=r_f, activation=ng.activation, v_sat=ng.v_sat, invert=False, opamp=op)
         ideal = op.instant
         cc = scn.circuit
         err = _params("circuit.error", ErrorCircuitParams, cc.error, opamp=op)
         sh = _params("circuit.sample_hold", SampleHoldParams, cc.sample_hold, **({"t_acq": 0.0, "opamp": op} if ideal else {}))
         cmp_ = _params("circuit.comparator", ComparatorParams, cc.comparator)
+        # The write pulses (components.training.design): v_write, clock, t_max and t_pert from the
+        # device and the unit, each kept as given where the scenario sets it.
+        self.design = design_chip(dev, syn, t, scn.training, pulse0.rise, pulse0.fall)
+        dz = self.design
+        #: The timing section as built: the scenario's values with the designed ones filled in.
+        upd = {"v_write": dz.v_write, "clock": dz.clock, "t_max": dz.t_max}
+        # t_settle: the neurons' settling with this unit, read amplitude and feedback resistor
+        usrc = float(source_conductance(syn.unit, cal._conductances(), syn.r_in, syn.buffer).ravel()[0])
+        self.t_settle_designed = settle_time(op, r_f, usrc, sizes, ng.v_sat)
+        if "t_settle" not in t.model_fields_set:
+            upd["t_settle"] = self.t_settle_designed
+        self.t_settle_source = "scenario" if "t_settle" in t.model_fields_set else "designed"
+        self.timing = t.model_copy(update=upd)
+        t = self.timing
         pulse = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=t.v_write, rise=t.rise, fall=t.fall, clock=None)
-        self.calibration = {
-            "kappa_per_s": calibrate_kappa(dev, syn, t.v_write, pulse.rise, pulse.fall),
-        }
-        v_pert = t.v_pert if t.v_pert is not None else t.v_write
-        self.calibration["kappa_pert_per_s"] = (self.calibration["kappa_per_s"] if v_pert == t.v_write
-                                                else calibrate_kappa(dev, syn, v_pert, pulse.rise, pulse.fall))
+        self.calibration = {"kappa_per_s": dz.kappa, "kappa_pert_per_s": dz.kappa_pert}
+        v_pert = dz.v_pert
         j_scale = err.sum_gain * err.k_sq * err.sub_gain ** 2 * ng.v_sat ** 2
         tr = scn.training
         clock = t.clock if t.clock > 0 else TICK
@@ -249,10 +283,26 @@ class TrainingRun:
             self.faults = FaultInjector(self, scn.faults.events)
         self.sim.log("calibration", **self.calibration, t_pert_s=to_seconds(self.controller.width_for(tr.c, kp)),
                      pwm_gain_s_per_v=gain)
+        self.sim.log("design", **self.design_record())
         self._rec_nets: list = []
         #: One-line warnings raised during the run (also in events.jsonl and metrics.json).
         self.warnings: list[str] = []
         self._warn_kinds: dict[str, tuple[int, int, float, str]] = {}
+
+    def design_record(self) -> dict[str, Any]:
+        """The design step's choices (events.jsonl ``design`` and metrics.json ``design``)."""
+        rec = self.design.record()
+        rec["v_read_v"] = self.chip.spec.synapse_params.v_read
+        rec["source"]["v_read"] = self.v_read_source
+        rec["r_sum_ohm"] = self.chip.spec.synapse_params.r_sum
+        rec["write_mid"] = self.chip.spec.synapse_params.write_mid
+        rec["source"].update(self.unit_sources)
+        rec["r_f_ohm"] = self.chip.spec.neuron_params.r_f
+        rec["t_settle_s"] = self.timing.t_settle
+        rec["rise_s"], rec["fall_s"] = self.timing.rise, self.timing.fall
+        rec["source"]["rise"] = rec["source"]["fall"] = self.edge_source
+        rec["source"]["t_settle"] = self.t_settle_source
+        return rec
 
     # -- callbacks -----------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
@@ -392,6 +442,7 @@ class TrainingRun:
             "device_pulses": ctl.device_pulses,
             "patterns": ctl.patterns_done,
             "calibration": self.calibration,
+            "design": self.design_record(),
         }
         if self.device_table is not None:
             metrics["device_table"] = self.device_table
