@@ -115,13 +115,15 @@ def test_recording_is_an_observer():
     ({"training": {"rule": "spsa"}}, False),
     ({"device": {"params": {"dx_c2c": 0.1}}, "synapse": {"unit": "bridge"}, "network": {"hidden": [3, 2]}}, False),
     ({"neuron": {"activation": "rails", "opamp_params": {"noise_c2c": 0.0}}, "training": {"rule": "sign"}}, False),
-    ({"synapse": {"unit": "differential"}, "circuit": {"sample_hold": {"pedestal": 1e-3, "offset": 2e-3}}}, True),
+    ({"synapse": {"unit": "differential", "params": {"v_read": 0.02}},
+      "circuit": {"sample_hold": {"pedestal": 1e-3, "offset": 2e-3}}}, True),
 ], ids=["noise-droop", "spsa", "c2c-bridge-deep", "rails-sign", "differential-pedestal-disturb"])
 def test_fused_measurements_and_pulses_equal_the_events_bit_for_bit(over, reads_can_disturb):
     """A WSP measurement (or a write pulse) with no other event inside runs as one compiled call;
     playing every event instead gives the same bits: history, metrics, events, weights.  Where a
     read may disturb a device (the differential unit puts the full row voltage across each
-    device), the measurement plays its events and the devices are integrated through each read."""
+    device; 20 mV, above the read amplitude the design step would choose), the measurement plays
+    its events and the devices are integrated through each read."""
     out = {}
     for fuse in (True, False):
         run = TrainingRun(_xor(**over))
