@@ -126,6 +126,34 @@ def _window(P, k, u, up):
     return math.exp(-math.exp(-(x - P[k, P_AON]) / P[k, P_WC]))
 
 
+@njit(cache=True, inline="always")
+def _cap_rate(r, cap):
+    """The rate cap: |du/dt| <= cap (1/s), every model and path."""
+    if r > cap:
+        return cap
+    if r < -cap:
+        return -cap
+    return r
+
+
+@njit(cache=True, inline="always")
+def threshold_rate(P, k, d, u, cap, windowed):
+    """The TEAM/VTEAM law (the one implementation every path uses): du/dt for drive d (TEAM: the
+    current into +, VTEAM: the voltage across), with the window factor at state u if ``windowed``
+    (without window the factor is 1 and is skipped: bit-identical), capped at ``cap``."""
+    if d > P[k, P_THUP]:
+        r = P[k, P_KUP] * _ipow(d / P[k, P_THUP] - 1.0, P[k, P_AUP])
+        if windowed:
+            r *= _window(P, k, u, True)
+    elif d < P[k, P_THDOWN]:
+        r = P[k, P_KDOWN] * _ipow(d / P[k, P_THDOWN] - 1.0, P[k, P_ADOWN])
+        if windowed:
+            r *= _window(P, k, u, False)
+    else:
+        return 0.0
+    return _cap_rate(r, cap)
+
+
 @njit(cache=True)
 def dudt(model, P, k, u, v, i, cap):
     """Rate of the normalised state (1/s) for voltage v across and current i into +."""
@@ -152,18 +180,8 @@ def dudt(model, P, k, u, v, i, cap):
             return 0.0
         r *= _window(P, k, u, r > 0.0)
     else:
-        d = i if model == MODEL_TEAM else v
-        if d > P[k, P_THUP]:
-            r = P[k, P_KUP] * _ipow(d / P[k, P_THUP] - 1.0, P[k, P_AUP]) * _window(P, k, u, True)
-        elif d < P[k, P_THDOWN]:
-            r = P[k, P_KDOWN] * _ipow(d / P[k, P_THDOWN] - 1.0, P[k, P_ADOWN]) * _window(P, k, u, False)
-        else:
-            return 0.0
-    if r > cap:
-        return cap
-    if r < -cap:
-        return -cap
-    return r
+        return threshold_rate(P, k, i if model == MODEL_TEAM else v, u, cap, P[k, P_WIN] != WIN_NONE)
+    return _cap_rate(r, cap)
 
 
 @njit(cache=True, inline="always")
@@ -396,12 +414,12 @@ def _rate_c(single, model, P, kp, kn, mpos, mode, u, uo, V, cap, lo, hi):
         return _deriv1(model, P, kp, mode, u, 0.0, V, V, cap, lo, hi)
     if mpos:
         i, vp = pair_current(model, P, kp, kn, u, uo, V)
-        if model == MODEL_TEAM and P[kp, P_WIN] == WIN_NONE:  # same arithmetic as dudt, without the call
-            return _team_rate(P, kp, i, cap), V * i
+        if model == MODEL_TEAM and P[kp, P_WIN] == WIN_NONE:  # the law without dudt's model dispatch
+            return threshold_rate(P, kp, i, 0.0, cap, False), V * i
         return dudt(model, P, kp, u, vp, i, cap), V * i
     i, vp = pair_current(model, P, kp, kn, uo, u, V)
     if model == MODEL_TEAM and P[kn, P_WIN] == WIN_NONE:
-        return _team_rate(P, kn, -i, cap), V * i
+        return threshold_rate(P, kn, -i, 0.0, cap, False), V * i
     return dudt(model, P, kn, u, vp - V, -i, cap), V * i
 
 
@@ -560,28 +578,12 @@ def pair_current(model, P, kp, kn, up, un, v):
     return yak_current(P, kp, up, x), x
 
 
-@njit(cache=True, inline="always")
-def _team_rate(P, k, d, cap):
-    """dudt of a TEAM device without window for current d (the same arithmetic as :func:`dudt`)."""
-    if d > P[k, P_THUP]:
-        r = P[k, P_KUP] * _ipow(d / P[k, P_THUP] - 1.0, P[k, P_AUP])
-    elif d < P[k, P_THDOWN]:
-        r = P[k, P_KDOWN] * _ipow(d / P[k, P_THDOWN] - 1.0, P[k, P_ADOWN])
-    else:
-        return 0.0
-    if r > cap:
-        return cap
-    if r < -cap:
-        return -cap
-    return r
-
-
 @njit(cache=True)
 def _team_lin_rate1(P, k, uc, v, cap):
     """(du/dt, power) of one TEAM device with linear I-V and no window under voltage v: bit-identical
     to the general path (current_of, dudt with window factor 1.0), without its calls."""
     i = v / (P[k, P_RON] + (P[k, P_ROFF] - P[k, P_RON]) * uc)
-    return _team_rate(P, k, i, cap), v * i
+    return threshold_rate(P, k, i, 0.0, cap, False), v * i
 
 
 @njit(cache=True)
@@ -590,7 +592,7 @@ def _team_lin_rates2(P, kp, kn, u1c, u2c, v, cap):
     path (window factor 1.0), without its per-device calls; most write time of the default physics."""
     rp = P[kp, P_RON] + (P[kp, P_ROFF] - P[kp, P_RON]) * u1c
     i = v / (rp + (P[kn, P_RON] + (P[kn, P_ROFF] - P[kn, P_RON]) * u2c))
-    return _team_rate(P, kp, i, cap), _team_rate(P, kn, -i, cap), v * i
+    return threshold_rate(P, kp, i, 0.0, cap, False), threshold_rate(P, kn, -i, 0.0, cap, False), v * i
 
 
 @njit(cache=True, inline="always")
