@@ -78,6 +78,9 @@ class DeviceArray:
         self.path_counts = np.zeros(4, dtype=np.int64)
         self.run_rng = run_rng
         self.P = spread_rows(params, self.n, build_rng)
+        #: Every parameter row is the same (no device-to-device spread): the write kernels then read row 0
+        #: for all devices (same values, less memory traffic).  ``P`` is not changed after construction.
+        self._uniform = bool(np.all(self.P == self.P[0]))
         self.U = np.empty(self.n)
         #: Incremented whenever a method may have changed ``U`` or ``flags``; caches built on
         #: the states (a crossbar's conductance matrix) compare it.  Code that writes ``U`` or
@@ -225,7 +228,7 @@ class DeviceArray:
         Open devices, and Yakopcic devices at x = 0 (u = 1, no current at any voltage),
         read ``inf``; :meth:`conductance` is then 0."""
         out = np.empty(self.n)
-        K.resistances(self.model, self.P, self.U, self.flags, self.params.v_read, out)
+        K.resistances(self.model, self.P[:1] if self._uniform else self.P, self.U, self.flags, self.params.v_read, out)
         return out
 
     def conductance(self, read_noise: bool = False) -> np.ndarray:
@@ -354,6 +357,37 @@ class DeviceArray:
         self.version += 1
         if self.params.dx_c2c > 0:
             self._c2c(np.concatenate([pos, neg]))
+        return energy
+
+    def apply_pair_pieces(self, pieces, sign, pos_index, neg_index) -> np.ndarray:
+        """A write pulse given as PWL pieces ``(v0, v1, duration_s)`` (V, V, s) through series pairs, pair j
+        driven with ``sign[j]`` times each piece: the same as one :meth:`apply_pair` call per piece in order
+        (each piece a cycle for ``dx_c2c`` and endurance, the same random draws), in one kernel pass.
+        Index arrays int64, equal length.  Returns the energy (J) per pair, summed over the pieces."""
+        pos = pos_index if (isinstance(pos_index, np.ndarray) and pos_index.dtype == np.int64) else \
+            self._index(pos_index)
+        neg = neg_index if (isinstance(neg_index, np.ndarray) and neg_index.dtype == np.int64) else \
+            self._index(neg_index)
+        m = pos.size
+        sign = _as_f64(sign, "sign")
+        if pos.shape != neg.shape or pos.ndim != 1 or sign.size != m:
+            raise ConfigError(f"DeviceArray.apply_pair_pieces: pos_index, neg_index and sign must be 1-D of equal "
+                              f"length (got {pos.shape}, {neg.shape} and {sign.shape})")
+        v0 = np.array([float(p[0]) for p in pieces])
+        v1 = np.array([float(p[1]) for p in pieces])
+        T = np.array([self._check_duration(p[2]) for p in pieces])
+        if not (np.all(np.isfinite(v0)) and np.all(np.isfinite(v1))):
+            raise ConfigError("DeviceArray.apply_pair_pieces: voltages must be finite")
+        if v0.size == 0 or m == 0:
+            return np.zeros(m)
+        energy = np.empty(m)
+        c2c = float(self.params.dx_c2c)
+        noise = self.run_rng.standard_normal((v0.size, 2 * m)) if c2c > 0 else np.zeros((1, 1))
+        fn = K.apply_pair_pieces if m >= _PAR_MIN // 2 else K.apply_pair_pieces_ser
+        fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
+           self.params.switch_dx, pos, neg, sign, v0, v1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows,
+           self._uniform, c2c, noise, energy, self.path_counts)
+        self.version += 1
         return energy
 
     def _c2c(self, idx):

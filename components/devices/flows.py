@@ -411,48 +411,66 @@ def team_flat(P, kp, kn, single, u1, u2, V, T, cap, s1, s2):
     return u1, u2, t, e, False
 
 
-@njit(cache=True)
-def _int_pow_lin(c0, c1, T, ia):
-    """∫_0^T max(0, c(t))^α dt for c linear from c0 to c1 (exact), integer α = ia."""
-    if c0 <= 0.0 and c1 <= 0.0:
-        return 0.0
-    if c1 == c0:
-        return T * _powi(c0, ia)
-    return T / (c1 - c0) * (_powi(max(c1, 0.0), ia + 1) - _powi(max(c0, 0.0), ia + 1)) / (ia + 1.0)
+@njit(cache=True, inline="always")
+def balanced_law(P, kp, kn, d1):
+    """(ok, K1, K2, θ, α, Δ1, Δ2, R_on1 + R_on2) of a TEAM pair whose + device moves in direction d1 and
+    − device in −d1; ok only if both move under the same law (equal integer α and θ) with
+    Δ1·K1 = Δ2·K2, so that R1 + R2 stays constant (the symmetric preset without spread)."""
+    K1, th1, a1, D1, A1 = _law(P, kp, d1)
+    K2, th2, a2, D2, A2 = _law(P, kn, -d1)
+    ok = a1 > 0 and a1 == a2 and th1 == th2 and D1 * K1 == D2 * K2
+    return ok, K1, K2, th1, a1, D1, D2, P[kp, P_RON] + P[kn, P_RON]
+
+
+@njit(cache=True, inline="always")
+def balanced_step(K1, K2, th, ia, D1, D2, ron2, u1, u2, V0, V1, T, cap):
+    """The exact voltage ramp V0 -> V1 (one sign; V1 = V0: a flat top) over a pair with the law
+    :func:`balanced_law` accepted for the direction of the drive: R1 + R2 = s stays constant, so each
+    device's rate is K·max(0, |V(t)|/(θ·s) − 1)^α of a linear drive, integrated in closed form.
+
+    Returns (u1, u2, energy, moved, ok); ok is False (nothing done) if a device would reach its bound
+    or the rate cap would bind within the ramp; moved is False below both thresholds throughout."""
+    s = ron2 + D1 * u1 + D2 * u2
+    w = 1.0 / (th * s)
+    c0 = abs(V0) * w - 1.0
+    c1 = abs(V1) * w - 1.0
+    e = T * (V0 * V0 + V0 * V1 + V1 * V1) / (3.0 * s)
+    cm = max(c0, c1)
+    if cm <= 0.0:
+        return u1, u2, e, False, True
+    pm = _powi(cm, ia)
+    if max(K1, K2) * pm > cap:
+        return u1, u2, 0.0, False, False
+    # g = ∫_0^T max(0, c(t))^α dt for c linear from c0 to c1 (exact)
+    if c0 == c1:
+        g = T * pm
+    else:
+        cl = min(c0, c1)
+        g = T * (cm * pm - (cl * _powi(cl, ia) if cl > 0.0 else 0.0)) / ((cm - cl) * (ia + 1.0))
+    du1 = K1 * g
+    du2 = K2 * g
+    d1 = 1.0 if (V0 if abs(V0) >= abs(V1) else V1) > 0.0 else -1.0
+    if du1 >= ((1.0 - u1) if d1 > 0.0 else u1) or du2 >= (u2 if d1 > 0.0 else (1.0 - u2)):
+        return u1, u2, 0.0, False, False
+    return u1 + d1 * du1, u2 - d1 * du2, e, True, True
 
 
 @njit(cache=True)
 def team_ramp_balanced(P, kp, kn, u1, u2, V0, V1, T, cap, s1, s2):
-    """Exact voltage ramp V0 -> V1 (one sign) over a TEAM pair whose two devices move under the same law
-    with Δ1·K1 = Δ2·K2 (the symmetric preset without spread): R1 + R2 stays constant, so each device's
-    rate is K·max(0, |V(t)|/(θ·s) − 1)^α of a linear drive, integrated in closed form.
+    """:func:`balanced_step` with the law of the pair's parameter rows (kp, kn).
 
-    Returns (u1, u2, energy, ok); ok is False (nothing done) whenever that does not hold over the whole
-    ramp: a single mover, unequal laws, a device reaching its bound, or the rate cap binding."""
+    Returns (u1, u2, energy, ok); ok is False (nothing done) whenever the law is not balanced or the
+    step refuses (a device reaching its bound, the rate cap binding), or a device is stuck."""
     if V0 * V1 < 0.0 or s1 or s2:
         return u1, u2, 0.0, False
     Vm = V0 if abs(V0) >= abs(V1) else V1
     if Vm == 0.0:
         return u1, u2, 0.0, False
-    d1 = 1.0 if Vm > 0.0 else -1.0
-    d2 = -d1
-    K1, th1, a1, D1, A1 = _law(P, kp, d1)
-    K2, th2, a2, D2, A2 = _law(P, kn, d2)
-    if a1 < 0 or a1 != a2 or th1 != th2 or D1 * K1 != D2 * K2:
+    ok, K1, K2, th, ia, D1, D2, ron2 = balanced_law(P, kp, kn, 1.0 if Vm > 0.0 else -1.0)
+    if not ok:
         return u1, u2, 0.0, False
-    s = P[kp, P_RON] + D1 * u1 + P[kn, P_RON] + D2 * u2
-    c0 = abs(V0) / (th1 * s) - 1.0
-    c1 = abs(V1) / (th1 * s) - 1.0
-    cm = max(c0, c1)
-    if cm > 0.0 and max(K1, K2) * _powi(cm, a1) > cap:
-        return u1, u2, 0.0, False
-    g = _int_pow_lin(c0, c1, T, a1)
-    du1 = K1 * g
-    du2 = K2 * g
-    if du1 >= ((1.0 - u1) if d1 > 0.0 else u1) or du2 >= ((1.0 - u2) if d2 > 0.0 else u2):
-        return u1, u2, 0.0, False
-    e = T * (V0 * V0 + V0 * V1 + V1 * V1) / (3.0 * s)
-    return u1 + d1 * du1, u2 + d2 * du2, e, True
+    n1, n2, e, moved, ok = balanced_step(K1, K2, th, ia, D1, D2, ron2, u1, u2, V0, V1, T, cap)
+    return n1, n2, e, ok
 
 
 @njit(cache=True)

@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .flows import hp_pair, team_flat, team_ramp_balanced
+from .flows import balanced_law, balanced_step, hp_pair, team_flat, team_ramp_balanced
 from .params import (MODEL_HP, MODEL_TEAM, MODEL_VTEAM, MODEL_YAKOPCIC, P_ADOWN, P_AOFF, P_AON, P_AUP, P_IV,
                      P_KDOWN, P_KUP, P_RON, P_ROFF, P_THDOWN, P_THUP, P_WC, P_WIN, P_WJ, P_WP, P_XOFF, P_XON,
                      WIN_BIOLEK, WIN_JOGLEKAR, WIN_KVATINSKY, WIN_NONE, WIN_PRODROMAKIS, Y_A1, Y_A2, Y_ALN,
@@ -810,17 +810,18 @@ def _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1,
 # ---------------------------------------------------------------------------
 # array kernels
 @njit(cache=True, inline="always")
-def _post(k, u_old, u_new, U, dU, flags, count, limit, stuck_u, switch_dx):
-    """Store the new state, count switching events and apply endurance wear-out."""
-    du = u_new - u_old
-    dU[k] = du
-    if abs(du) > switch_dx:
-        count[k] += 1
-        if count[k] >= limit[k]:
-            flags[k] |= 1
+def _wear(u_old, u_new, cnt, lim, flg, stuck_u, switch_dx):
+    """Wear-out of one device after a call moved it from u_old to u_new: a change above ``switch_dx``
+    counts as a switching event; at the endurance limit the device is flagged stuck (and set to
+    ``stuck_u`` if that is 0 or 1).  Scalars in and out (state to store, change, count, flags): inlined
+    functions taking arrays cost numba reference counting per call, ~3x the whole write."""
+    if abs(u_new - u_old) > switch_dx:
+        cnt += 1
+        if cnt >= lim:
+            flg |= 1
             if stuck_u == 0.0 or stuck_u == 1.0:
-                u_new = stuck_u
-    U[k] = u_new
+                return stuck_u, u_new - u_old, cnt, flg
+    return u_new, u_new - u_old, cnt, flg
 
 
 @njit(cache=True, inline="always")
@@ -860,7 +861,8 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
         u, u2_, tdone, e0, ok = team_flat(P, k, k, True, min(max(u, 0.0), 1.0), 0.0, d0, T, cap, False, False)
         if ok:
             energy[j] = e0
-            _post(k, u_old, u, U, dU, flags, count, limit, stuck_u, switch_dx)
+            U[k], dU[k], count[k], flags[k] = _wear(u_old, u, count[k], limit[k], flags[k], stuck_u,
+                                                    switch_dx)
             return 0, PATH_EXACT
         Tr = T - tdone
         code = PATH_FALLBACK
@@ -868,7 +870,8 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
     if ns == 0 and code == PATH_INTEGRATOR:  # no integrator step: frozen, or one of advance1's closed forms
         code = PATH_FROZEN if un == u else PATH_EXACT
     energy[j] = e + e0
-    _post(k, u_old, un, U, dU, flags, count, limit, stuck_u, switch_dx)
+    U[k], dU[k], count[k], flags[k] = _wear(u_old, un, count[k], limit[k], flags[k], stuck_u,
+                                            switch_dx)
     return ns, code
 
 
@@ -916,7 +919,8 @@ def _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast, s1, s
             return u1, u2, e0, 0, PATH_EXACT
         u1 = o1
         u2 = o2
-    if fast and d0 != d1 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
+    if fast and (d0 != d1 or d0 != 0.0) and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
+        # balanced pair (R1 + R2 constant): ramps and flat tops in closed form
         u1, u2, e0, ok = team_ramp_balanced(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T,
                                             cap, s1, s2)
         if ok:
@@ -962,8 +966,10 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
         dU[kp] = 0.0
         dU[kn] = 0.0
         return ns, code
-    _post(kp, o1, n1, U, dU, flags, count, limit, stuck_u, switch_dx)
-    _post(kn, o2, n2, U, dU, flags, count, limit, stuck_u, switch_dx)
+    U[kp], dU[kp], count[kp], flags[kp] = _wear(o1, n1, count[kp], limit[kp], flags[kp], stuck_u,
+                                                switch_dx)
+    U[kn], dU[kn], count[kn], flags[kn] = _wear(o2, n2, count[kn], limit[kn], flags[kn], stuck_u,
+                                                switch_dx)
     return ns, code
 
 
@@ -1010,8 +1016,10 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
         elif code == PATH_INTEGRATOR:
             n3 += 1
     energy[j] = etot
-    _post(kp, o1, u1, U, dU, flags, count, limit, stuck_u, switch_dx)
-    _post(kn, o2, u2, U, dU, flags, count, limit, stuck_u, switch_dx)
+    U[kp], dU[kp], count[kp], flags[kp] = _wear(o1, u1, count[kp], limit[kp], flags[kp], stuck_u,
+                                                switch_dx)
+    U[kn], dU[kn], count[kn], flags[kn] = _wear(o2, u2, count[kn], limit[kn], flags[kn], stuck_u,
+                                                switch_dx)
     return tot, n1, n2, n3
 
 
@@ -1036,6 +1044,135 @@ def apply_pair_pulses(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
     paths[2] += c2
     paths[3] += c3
     paths[0] += 3 * pos.size - c1 - c2 - c3
+    return tot
+
+
+@njit(cache=True)
+def _uniform_laws(model, P, fast, uniform):
+    """:func:`balanced_law` of parameter row 0 for a positive and a negative drive where every row is that
+    row and the exact flows apply (ok False otherwise)."""
+    lup = balanced_law(P, 0, 0, 1.0)
+    ldn = balanced_law(P, 0, 0, -1.0)
+    if not (fast and uniform and _flow_ok(model, P, 0)):
+        lup = (False,) + lup[1:]
+        ldn = (False,) + ldn[1:]
+    return lup, ldn
+
+
+PIECES_CHUNK = 512  # pairs per task of the parallel pulse kernel (one call per chunk, not per pair)
+
+
+@njit(cache=True)
+def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
+                  atol, cap, fast, uniform, c2c, noise, energy, lup, ldn):
+    """The PWL pieces q of one write pulse through pairs j0 <= j < j1 (voltage sign[j]·v0[q] -> sign[j]·v1[q]
+    over T[q]), each piece exactly what one :func:`apply_pairs` call and its cycle-to-cycle draw do (a piece
+    is one cycle: switching count, wear-out, c2c noise ``noise[q, j]`` / ``noise[q, m + j]`` for the + / −
+    device).  ``uniform``: every parameter row is the same (no device-to-device spread), so row 0 is read for
+    all (identical values, 136 bytes less memory traffic per device).  ``lup``/``ldn``: :func:`balanced_law`
+    of row 0 for a positive/negative drive (uniform arrays): where it holds, a one-signed piece is first
+    tried with :func:`balanced_step` (what :func:`_pair_core` would reach through ``team_ramp_balanced``,
+    without its per-pair dispatch).  Returns (integrator steps, pieces on the exact, fallback and integrator
+    paths)."""
+    m = pos.size
+    tot = 0
+    n1 = 0
+    n2 = 0
+    n3 = 0
+    for j in range(j0, j1):
+        kp = pos[j]
+        kn = neg[j]
+        rp = 0 if uniform else kp
+        rn = 0 if uniform else kn
+        sg = sign[j]
+        e = 0.0
+        for q in range(v0.size):
+            if (flags[kp] & 2) or (flags[kn] & 2):
+                dU[kp] = 0.0
+                dU[kn] = 0.0
+                continue
+            o1 = U[kp]
+            o2 = U[kn]
+            a = sg * v0[q]
+            b = sg * v1[q]
+            done = False
+            if flags[kp] == 0 and flags[kn] == 0 and a * b >= 0.0 and (a != 0.0 or b != 0.0):
+                law = lup if (a if abs(a) >= abs(b) else b) > 0.0 else ldn
+                if law[0]:
+                    u1, u2, eq, moved, done = balanced_step(law[1], law[2], law[3], law[4], law[5], law[6], law[7],
+                                                            min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), a, b,
+                                                            T[q], cap)
+                    ns = 0
+                    code = PATH_EXACT if moved else PATH_FROZEN
+            if not done:
+                u1, u2, eq, ns, code = _pair_core(model, P, rp, rn, o1, o2, a, b, T[q], rtol, atol, cap, fast,
+                                                  (flags[kp] & 1) != 0, (flags[kn] & 1) != 0)
+            e += eq
+            tot += ns
+            if code == PATH_FROZEN:
+                dU[kp] = 0.0
+                dU[kn] = 0.0
+            else:
+                U[kp], dU[kp], count[kp], flags[kp] = _wear(o1, u1, count[kp], limit[kp], flags[kp], stuck_u,
+                                                            switch_dx)
+                U[kn], dU[kn], count[kn], flags[kn] = _wear(o2, u2, count[kn], limit[kn], flags[kn], stuck_u,
+                                                            switch_dx)
+                if code == PATH_EXACT:
+                    n1 += 1
+                elif code == PATH_FALLBACK:
+                    n2 += 1
+                else:
+                    n3 += 1
+            if c2c > 0.0:
+                if (flags[kp] & 3) == 0:
+                    U[kp] = min(max(U[kp] + dU[kp] * c2c * noise[q, j], 0.0), 1.0)
+                if (flags[kn] & 3) == 0:
+                    U[kn] = min(max(U[kn] + dU[kn] * c2c * noise[q, m + j], 0.0), 1.0)
+        energy[j] = e
+    return tot, n1, n2, n3
+
+
+@njit(cache=True, parallel=True)
+def apply_pair_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
+                      atol, cap, fast, uniform, c2c, noise, energy, paths):
+    """A write pulse given as PWL pieces (v0[q] -> v1[q] over T[q], times sign[j] for pair j) through the
+    series pairs (pos[j], neg[j]) in one pass: the same as one :func:`apply_pairs_par` call per piece,
+    each followed by its cycle-to-cycle noise (``c2c`` = dx_c2c, ``noise`` of shape (pieces, 2·pairs),
+    drawn in the order those calls draw).  Energy per pair summed over the pieces; pairs per piece and
+    path code added to ``paths``; returns the integrator steps."""
+    lup, ldn = _uniform_laws(model, P, fast, uniform)
+    m = pos.size
+    nch = (m + PIECES_CHUNK - 1) // PIECES_CHUNK
+    tot = 0
+    c1 = 0
+    c2 = 0
+    c3 = 0
+    for c in prange(nch):
+        ns, n1, n2, n3 = _pieces_chunk(c * PIECES_CHUNK, min(m, (c + 1) * PIECES_CHUNK), model, P, U, dU, flags,
+                                       count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol, atol, cap,
+                                       fast, uniform, c2c, noise, energy, lup, ldn)
+        tot += ns
+        c1 += n1
+        c2 += n2
+        c3 += n3
+    paths[1] += c1
+    paths[2] += c2
+    paths[3] += c3
+    paths[0] += v0.size * m - c1 - c2 - c3
+    return tot
+
+
+@njit(cache=True)
+def apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
+                          atol, cap, fast, uniform, c2c, noise, energy, paths):
+    """Single-threaded :func:`apply_pair_pieces` for small arrays (no thread wake-up)."""
+    lup, ldn = _uniform_laws(model, P, fast, uniform)
+    tot, n1, n2, n3 = _pieces_chunk(0, pos.size, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
+                                    sign, v0, v1, T, rtol, atol, cap, fast, uniform, c2c, noise, energy, lup, ldn)
+    paths[1] += n1
+    paths[2] += n2
+    paths[3] += n3
+    paths[0] += v0.size * pos.size - n1 - n2 - n3
     return tot
 
 
@@ -1115,15 +1252,18 @@ def apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, po
 
 @njit(cache=True)
 def resistances(model, P, U, flags, v_read, out):
+    """Resistance per device; one parameter row (P.shape[0] == 1) stands for every device."""
+    one = P.shape[0] == 1
     for k in range(U.size):
+        r = 0 if one else k
         if flags[k] & 2:
             out[k] = math.inf
         elif model == MODEL_YAKOPCIC:
             # v/i at the read voltage; at x = 0 (u = 1) the device carries no current: infinite
-            i = yak_current(P, k, U[k], v_read)
+            i = yak_current(P, r, U[k], v_read)
             out[k] = v_read / i if i != 0.0 else math.inf
         else:
-            out[k] = resistance(P, k, U[k])
+            out[k] = resistance(P, r, U[k])
 
 
 @njit(cache=True)

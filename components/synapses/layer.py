@@ -118,6 +118,7 @@ class CrossbarLayer(AnalogBlock):
         self._cache_key = None
         self._cache = None
         self._lines = None
+        self._write_idx_all = None  # write_pieces: device indices when every unit is written
         self._perturbation = None
         self._read_memo = None
 
@@ -620,7 +621,9 @@ class CrossbarLayer(AnalogBlock):
         if p.shape != (self.n_in, self.n_out):
             raise ConfigError(f"CrossbarLayer.write.polarity: shape must be ({self.n_in}, {self.n_out}) or "
                               f"({self.n_units},) (got {p.shape})")
-        return np.where(p > 0.5, 1.0, np.where(p < -0.5, -1.0, 0.0))
+        out = (p > 0.5).astype(float)
+        out -= p < -0.5
+        return out
 
     def write(self, v0: float, v1: float, duration_s: float, polarity=None) -> float:
         """Apply one write-pulse segment ``v0`` → ``v1`` (V) for ``duration_s`` to every unit in
@@ -654,16 +657,27 @@ class CrossbarLayer(AnalogBlock):
         if not sel.any():
             arr.idle(total)
             return 0.0
-        flat_sel = np.flatnonzero(sel)
-        sign = pol.ravel()[flat_sel]
         U = self.n_units
         topo = self.topology
-        idx_pairs = [(ps * U + flat_sel, ns * U + flat_sel) for ps, ns in topo.write_pairs]
-        idx_single = [s_ * U + flat_sel for s_ in topo.write_single]
+        if sel.all():  # every unit written (the usual WSP update): the index arrays are the same each time
+            if self._write_idx_all is None:
+                every = np.arange(U, dtype=np.int64)
+                self._write_idx_all = ([(ps * U + every, ns * U + every) for ps, ns in topo.write_pairs],
+                                       [s_ * U + every for s_ in topo.write_single])
+            idx_pairs, idx_single = self._write_idx_all
+            sign = pol.ravel()
+        else:
+            flat_sel = np.flatnonzero(sel)
+            sign = pol.ravel()[flat_sel]
+            idx_pairs = [(ps * U + flat_sel, ns * U + flat_sel) for ps, ns in topo.write_pairs]
+            idx_single = [s_ * U + flat_sel for s_ in topo.write_single]
         e = 0.0
-        for wa, wb, T_ in pieces:
-            if T_ <= 0.0 or (wa == 0.0 and wb == 0.0):
-                continue
+        live = [(float(wa), float(wb), float(T_)) for wa, wb, T_ in pieces if T_ > 0.0 and not (wa == 0.0 and wb == 0.0)]
+        fused = len(idx_pairs) == 1 and not idx_single
+        if fused and live:
+            # the whole pulse in one kernel pass, piece by piece (each piece one cycle, the same draws)
+            e = float(arr.apply_pair_pieces(live, sign, *idx_pairs[0]).sum())
+        for wa, wb, T_ in (() if fused else live):
             sa, sb = sign * wa, sign * wb
             for ip, inn in idx_pairs:
                 e += float(arr.apply_pair(sa, sb, T_, ip, inn).sum())
