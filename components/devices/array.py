@@ -9,6 +9,7 @@ work is a few argument conversions, no per-device loops.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -27,6 +28,30 @@ def _as_f64(a, name):
     if arr.ndim == 0:
         arr = arr.reshape(1)
     return arr
+
+
+class _ThreadPick:
+    """Chooses between a kernel's multi-threaded and single-threaded twin (bit-identical results) by their
+    measured cost per element: on a machine whose cores other processes hold, the parallel kernel's
+    fork/join waits for a descheduled thread and loses to one thread (2-5x on the shared 2-core machine).
+    The slower twin is re-tried every ``EXPLORE`` calls, so the choice follows the load."""
+
+    EXPLORE = 16
+
+    def __init__(self):
+        self.cost = {True: 0.0, False: 0.0}
+        self.calls = 0
+
+    def parallel(self) -> bool:
+        self.calls += 1
+        if self.calls <= 2:  # one measurement of each first
+            return self.calls == 1
+        best = self.cost[True] <= self.cost[False]
+        return (not best) if self.calls % self.EXPLORE == 0 else best
+
+    def record(self, par: bool, per_element: float) -> None:
+        c = self.cost[par]
+        self.cost[par] = per_element if c == 0.0 else 0.7 * c + 0.3 * per_element
 
 
 class DeviceArray:
@@ -102,6 +127,7 @@ class DeviceArray:
         if (params.dx_c2c > 0 or params.g_read_noise > 0) and run_rng is None:
             raise ConfigError(f"{type(params).__name__}: dx_c2c / g_read_noise need run_rng")
         self._buf = np.empty(self.n)
+        self._pick = _ThreadPick()
         if r0 is not None:
             self.set_resistance(r0)
         elif x0 is not None:
@@ -383,10 +409,14 @@ class DeviceArray:
         energy = np.empty(m)
         c2c = float(self.params.dx_c2c)
         noise = self.run_rng.standard_normal((v0.size, 2 * m)) if c2c > 0 else np.zeros((1, 1))
-        fn = K.apply_pair_pieces if m >= _PAR_MIN // 2 else K.apply_pair_pieces_ser
-        fn(self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
-           self.params.switch_dx, pos, neg, sign, v0, v1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows,
-           self._uniform, c2c, noise, energy, self.path_counts)
+        par = m >= _PAR_MIN // 2 and self._pick.parallel()
+        t0 = time.perf_counter()
+        (K.apply_pair_pieces if par else K.apply_pair_pieces_ser)(
+            self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
+            self.params.switch_dx, pos, neg, sign, v0, v1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows,
+            self._uniform, c2c, noise, energy, self.path_counts)
+        if m >= _PAR_MIN // 2:
+            self._pick.record(par, (time.perf_counter() - t0) / m)
         self.version += 1
         return energy
 
