@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .flows import balanced_law, balanced_step, hp_pair, team_flat, team_ramp_balanced
+from .flows import balanced_law, balanced_step, hp_pair, team_flat, team_ramp_balanced, team_ramp_certified
 from .params import (MODEL_HP, MODEL_TEAM, MODEL_VTEAM, MODEL_YAKOPCIC, P_ADOWN, P_AOFF, P_AON, P_AUP, P_IV,
                      P_KDOWN, P_KUP, P_RON, P_ROFF, P_THDOWN, P_THUP, P_WC, P_WIN, P_WJ, P_WP, P_XOFF, P_XON,
                      WIN_BIOLEK, WIN_JOGLEKAR, WIN_KVATINSKY, WIN_NONE, WIN_PRODROMAKIS, Y_A1, Y_A2, Y_ALN,
@@ -866,6 +866,17 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
             return 0, PATH_EXACT
         Tr = T - tdone
         code = PATH_FALLBACK
+    elif fast and mode == 0 and d0 != d1 and T > 0.0 and _flow_ok(model, P, k):
+        # a ramp: the closed form with a certified error bracket, else the integrator (fallback)
+        un, u2_, e0, ok = team_ramp_certified(P, k, k, True, min(max(u, 0.0), 1.0), 0.0, d0, d1, T, cap, False, False,
+                                              rtol, atol)
+        if ok:
+            energy[j] = e0
+            U[k], dU[k], count[k], flags[k] = _wear(u_old, un, count[k], limit[k], flags[k], stuck_u,
+                                                    switch_dx)
+            return 0, PATH_FROZEN if un == u_old else PATH_EXACT
+        e0 = 0.0
+        code = PATH_FALLBACK
     un, e, ns = advance1(model, P, k, mode, u, d0, d1, Tr, rtol, atol, cap)
     if ns == 0 and code == PATH_INTEGRATOR:  # no integrator step: frozen, or one of advance1's closed forms
         code = PATH_FROZEN if un == u else PATH_EXACT
@@ -927,6 +938,15 @@ def _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast, s1, s
             return u1, u2, e0, 0, PATH_EXACT
         u1 = o1
         u2 = o2
+        if d0 != d1:  # a ramp: the closed form with a certified error bracket, else the integrator (fallback)
+            u1, u2, e0, ok = team_ramp_certified(P, kp, kn, False, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0),
+                                                 d0, d1, T, cap, s1, s2, rtol, atol)
+            if ok:
+                return o1 if s1 else u1, o2 if s2 else u2, e0, 0, PATH_EXACT
+            u1 = o1
+            u2 = o2
+            e0 = 0.0
+            code = PATH_FALLBACK
     if fast and d0 == d1 and d0 != 0.0 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
         u1, u2, tdone, e0, ok = team_flat(P, kp, kn, False, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, T,
                                           cap, s1, s2)
