@@ -34,22 +34,28 @@ class _ThreadPick:
     """Chooses between a kernel's multi-threaded and single-threaded twin (bit-identical results) by their
     measured cost per element: on a machine whose cores other processes hold, the parallel kernel's
     fork/join waits for a descheduled thread and loses to one thread (2-5x on the shared 2-core machine).
-    The slower twin is re-tried every ``EXPLORE`` calls, so the choice follows the load."""
+    Each twin runs twice first (the first call of each, which may load or compile it, is not counted);
+    afterwards the cheaper one runs and the other is re-tried every ``EXPLORE`` calls, so the choice
+    follows the load."""
 
     EXPLORE = 16
 
     def __init__(self):
         self.cost = {True: 0.0, False: 0.0}
+        self.runs = {True: 0, False: 0}
         self.calls = 0
 
     def parallel(self) -> bool:
         self.calls += 1
-        if self.calls <= 2:  # one measurement of each first
-            return self.calls == 1
+        if self.calls <= 4:
+            return self.calls % 2 == 1
         best = self.cost[True] <= self.cost[False]
         return (not best) if self.calls % self.EXPLORE == 0 else best
 
     def record(self, par: bool, per_element: float) -> None:
+        self.runs[par] += 1
+        if self.runs[par] == 1:
+            return
         c = self.cost[par]
         self.cost[par] = per_element if c == 0.0 else 0.7 * c + 0.3 * per_element
 
