@@ -810,18 +810,22 @@ def _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1,
 # ---------------------------------------------------------------------------
 # array kernels
 @njit(cache=True, inline="always")
-def _wear(u_old, u_new, cnt, lim, flg, stuck_u, switch_dx):
-    """Wear-out of one device after a call moved it from u_old to u_new: a change above ``switch_dx``
-    counts as a switching event; at the endurance limit the device is flagged stuck (and set to
-    ``stuck_u`` if that is 0 or 1).  Scalars in and out (state to store, change, count, flags): inlined
-    functions taking arrays cost numba reference counting per call, ~3x the whole write."""
-    if abs(u_new - u_old) > switch_dx:
-        cnt += 1
-        if cnt >= lim:
-            flg |= 1
-            if stuck_u == 0.0 or stuck_u == 1.0:
-                return stuck_u, u_new - u_old, cnt, flg
-    return u_new, u_new - u_old, cnt, flg
+def _switched(du, switch_dx):
+    """Whether a call's state change du counts as a switching event (endurance)."""
+    return abs(du) > switch_dx
+
+
+@njit(cache=True, inline="always")
+def _worn(u, cnt, lim, flg, stuck_u):
+    """After a switching event (cnt already counts it): at the endurance limit the device is flagged stuck
+    and set to ``stuck_u`` if that is 0 or 1.  Returns (state, count, flags).  Scalars only: inlined
+    helpers taking arrays cost numba reference counting per call, ~3x the whole write; the callers read
+    count and limit only after a switching event (memory traffic of the write)."""
+    if cnt >= lim:
+        flg |= 1
+        if stuck_u == 0.0 or stuck_u == 1.0:
+            return stuck_u, cnt, flg
+    return u, cnt, flg
 
 
 @njit(cache=True, inline="always")
@@ -861,8 +865,10 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
         u, u2_, tdone, e0, ok = team_flat(P, k, k, True, min(max(u, 0.0), 1.0), 0.0, d0, T, cap, False, False)
         if ok:
             energy[j] = e0
-            U[k], dU[k], count[k], flags[k] = _wear(u_old, u, count[k], limit[k], flags[k], stuck_u,
-                                                    switch_dx)
+            U[k] = u
+            dU[k] = u - u_old
+            if _switched(u - u_old, switch_dx):
+                U[k], count[k], flags[k] = _worn(u, count[k] + 1, limit[k], flags[k], stuck_u)
             return 0, PATH_EXACT
         Tr = T - tdone
         code = PATH_FALLBACK
@@ -872,8 +878,10 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
                                               rtol, atol)
         if ok:
             energy[j] = e0
-            U[k], dU[k], count[k], flags[k] = _wear(u_old, un, count[k], limit[k], flags[k], stuck_u,
-                                                    switch_dx)
+            U[k] = un
+            dU[k] = un - u_old
+            if _switched(un - u_old, switch_dx):
+                U[k], count[k], flags[k] = _worn(un, count[k] + 1, limit[k], flags[k], stuck_u)
             return 0, PATH_FROZEN if un == u_old else PATH_EXACT
         e0 = 0.0
         code = PATH_FALLBACK
@@ -881,8 +889,10 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
     if ns == 0 and code == PATH_INTEGRATOR:  # no integrator step: frozen, or one of advance1's closed forms
         code = PATH_FROZEN if un == u else PATH_EXACT
     energy[j] = e + e0
-    U[k], dU[k], count[k], flags[k] = _wear(u_old, un, count[k], limit[k], flags[k], stuck_u,
-                                            switch_dx)
+    U[k] = un
+    dU[k] = un - u_old
+    if _switched(un - u_old, switch_dx):
+        U[k], count[k], flags[k] = _worn(un, count[k] + 1, limit[k], flags[k], stuck_u)
     return ns, code
 
 
@@ -986,10 +996,14 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
         dU[kp] = 0.0
         dU[kn] = 0.0
         return ns, code
-    U[kp], dU[kp], count[kp], flags[kp] = _wear(o1, n1, count[kp], limit[kp], flags[kp], stuck_u,
-                                                switch_dx)
-    U[kn], dU[kn], count[kn], flags[kn] = _wear(o2, n2, count[kn], limit[kn], flags[kn], stuck_u,
-                                                switch_dx)
+    U[kp] = n1
+    dU[kp] = n1 - o1
+    if _switched(n1 - o1, switch_dx):
+        U[kp], count[kp], flags[kp] = _worn(n1, count[kp] + 1, limit[kp], flags[kp], stuck_u)
+    U[kn] = n2
+    dU[kn] = n2 - o2
+    if _switched(n2 - o2, switch_dx):
+        U[kn], count[kn], flags[kn] = _worn(n2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
     return ns, code
 
 
@@ -1036,10 +1050,14 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
         elif code == PATH_INTEGRATOR:
             n3 += 1
     energy[j] = etot
-    U[kp], dU[kp], count[kp], flags[kp] = _wear(o1, u1, count[kp], limit[kp], flags[kp], stuck_u,
-                                                switch_dx)
-    U[kn], dU[kn], count[kn], flags[kn] = _wear(o2, u2, count[kn], limit[kn], flags[kn], stuck_u,
-                                                switch_dx)
+    U[kp] = u1
+    dU[kp] = u1 - o1
+    if _switched(u1 - o1, switch_dx):
+        U[kp], count[kp], flags[kp] = _worn(u1, count[kp] + 1, limit[kp], flags[kp], stuck_u)
+    U[kn] = u2
+    dU[kn] = u2 - o2
+    if _switched(u2 - o2, switch_dx):
+        U[kn], count[kn], flags[kn] = _worn(u2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
     return tot, n1, n2, n3
 
 
@@ -1133,10 +1151,14 @@ def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_
                 dU[kp] = 0.0
                 dU[kn] = 0.0
             else:
-                U[kp], dU[kp], count[kp], flags[kp] = _wear(o1, u1, count[kp], limit[kp], flags[kp], stuck_u,
-                                                            switch_dx)
-                U[kn], dU[kn], count[kn], flags[kn] = _wear(o2, u2, count[kn], limit[kn], flags[kn], stuck_u,
-                                                            switch_dx)
+                U[kp] = u1
+                dU[kp] = u1 - o1
+                if _switched(u1 - o1, switch_dx):
+                    U[kp], count[kp], flags[kp] = _worn(u1, count[kp] + 1, limit[kp], flags[kp], stuck_u)
+                U[kn] = u2
+                dU[kn] = u2 - o2
+                if _switched(u2 - o2, switch_dx):
+                    U[kn], count[kn], flags[kn] = _worn(u2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
                 if code == PATH_EXACT:
                     n1 += 1
                 elif code == PATH_FALLBACK:
