@@ -2,6 +2,7 @@
 task, plus the device-write cost per pattern of the largest.
 
     python benchmarks/bench_scaling.py [--patterns N] [--sizes 4-8-3,64-16-10,...]
+    python benchmarks/bench_scaling.py --split 784-100-10 --patterns 60   # where a pattern's time goes
 
 Each size runs in its own process (``benchmarks/bench_training.py:chip_synthetic``) so that the peak
 RSS (ru_maxrss) is that chip's alone.  Default physics of scenarios/digits.toml (TEAM symmetric pairs,
@@ -84,12 +85,52 @@ def write_cost(n_devices: int = 159020, width: float = 1e-6) -> None:
               flush=True)
 
 
+def split(size: str, patterns: int) -> None:
+    """Where a pattern's time goes (cProfile self time of the timed run, per pattern): the device write
+    kernels (``apply_pair_pieces``), the analog engine (components/engine.py), the rest of the device layer,
+    and everything else (controller, crossbar Python, numpy)."""
+    import cProfile
+    import pstats
+
+    sys.path.insert(0, HERE)
+    import bench_training
+    prof = cProfile.Profile()
+    orig = bench_training.TrainingRun.run
+    calls = []
+
+    def run(self):
+        calls.append(self)
+        if len(calls) == 2:  # the timed run (the first is the warm-up on a tiny chip)
+            prof.enable()
+        try:
+            return orig(self)
+        finally:
+            prof.disable()
+
+    bench_training.TrainingRun.run = run
+    n_in, hid, n_out = (int(x) for x in size.split("-"))
+    out = bench_training.chip_synthetic(n_in, hid, n_out, patterns)
+    parts: dict[str, float] = {}
+    for (fn, _, name), (_, _, tt, _, _) in pstats.Stats(prof).stats.items():
+        key = ("device write kernels (apply_pair_pieces)" if "apply_pair_pieces" in name else
+               "analog engine (components/engine.py)" if fn.endswith(os.path.join("components", "engine.py")) else
+               "rest of the device layer" if os.path.join("components", "devices") in fn else
+               "everything else (controller, crossbars, numpy, SimPy)")
+        parts[key] = parts.get(key, 0.0) + tt
+    for key, t in sorted(parts.items(), key=lambda kv: -kv[1]):
+        print(f"  {key:55s} {t / out['patterns'] * 1e3:6.2f} ms per pattern (profiled)")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patterns", type=int, default=20)
     ap.add_argument("--sizes", default=",".join(SIZES))
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--split", metavar="SIZE", help="only profile where one chip's pattern time goes, e.g. 784-100-10")
     args = ap.parse_args(argv)
+    if args.split:
+        split(args.split, args.patterns)
+        return
     if args.child:
         _child(args.child, args.patterns)
         return
