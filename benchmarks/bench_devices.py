@@ -11,8 +11,8 @@ cycle-to-cycle spread dx_c2c = 2 %):
   piece one cycle), as three ``apply_pair`` calls and as one ``apply_pair_pulse`` call, and through
   2N single devices with ``apply_voltage``:
   device-pulses/s (best of 2 after a warm-up), the share of devices that switched, and the path
-  counter ``DeviceArray.path_counts`` (frozen/read, exact flow, flow then integrator = fallback,
-  integrator);
+  counter ``DeviceArray.path_counts`` (frozen/read, exact flow, certified closed form, flow then
+  integrator or certificate refused = fallback, integrator);
 * the largest relative resistance difference against the same array (same spread, same c2c draws)
   with ``exact_flows=False, rtol=1e-10, atol=1e-14`` on the first 1,000 pairs;
 * speed-up of the exact flows over the integrator alone (default tolerance), measured in the same run;
@@ -98,7 +98,7 @@ def _best(fn, arr, reps=2):
 
 
 def _fmt_counts(c):
-    return f"paths frozen/exact/fallback/integrator {c[0]}/{c[1]}/{c[2]}/{c[3]}"
+    return f"paths frozen/exact/certified/fallback/integrator {c[0]}/{c[1]}/{c[4]}/{c[2]}/{c[3]}"
 
 
 def bench_model(case: str, n_pairs: int, n_check: int = 1000) -> dict:

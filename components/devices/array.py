@@ -104,9 +104,10 @@ class DeviceArray:
         self.n = int(n)
         self.rtol, self.atol, self.rate_cap = float(rtol), float(atol), float(rate_cap)
         self.exact_flows = bool(exact_flows)
-        #: Devices (apply_voltage/apply_current) or pairs (apply_pair) advanced per path, summed over
-        #: calls: [frozen or read, exact flow, exact flow then integrator (fallback), integrator].
-        self.path_counts = np.zeros(4, dtype=np.int64)
+        #: Devices (apply_voltage/apply_current) or pairs (apply_pair*) advanced per path and segment, summed
+        #: over calls: [frozen or read, exact flow or closed form, exact flow then integrator or certificate
+        #: refused (fallback), integrator, certified closed form (error within the integrator's tolerance)].
+        self.path_counts = np.zeros(5, dtype=np.int64)
         self.run_rng = run_rng
         self.P = spread_rows(params, self.n, build_rng)
         #: Every parameter row is the same (no device-to-device spread): the write kernels then read row 0

@@ -836,8 +836,9 @@ def _flow_ok(model, P, k):
 
 # path codes returned per device/pair (counted by DeviceArray.path_counts): frozen or read (state
 # unchanged without an integrator step), exact (flows.py or advance1's closed forms), exact flow
-# handed over to the integrator (fallback), integrator
-PATH_FROZEN, PATH_EXACT, PATH_FALLBACK, PATH_INTEGRATOR = 0, 1, 2, 3
+# handed over to the integrator or certificate refused (fallback), integrator, certified closed form
+# (flows.team_ramp_certified: error bracket within the integrator's tolerance)
+PATH_FROZEN, PATH_EXACT, PATH_FALLBACK, PATH_INTEGRATOR, PATH_CERTIFIED = 0, 1, 2, 3, 4
 
 
 @njit(cache=True)
@@ -882,7 +883,7 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
             dU[k] = un - u_old
             if _switched(un - u_old, switch_dx):
                 U[k], count[k], flags[k] = _worn(un, count[k] + 1, limit[k], flags[k], stuck_u)
-            return 0, PATH_FROZEN if un == u_old else PATH_EXACT
+            return 0, PATH_FROZEN if un == u_old else PATH_CERTIFIED
         e0 = 0.0
         code = PATH_FALLBACK
     un, e, ns = advance1(model, P, k, mode, u, d0, d1, Tr, rtol, atol, cap)
@@ -952,7 +953,7 @@ def _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast, s1, s
             u1, u2, e0, ok = team_ramp_certified(P, kp, kn, False, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0),
                                                  d0, d1, T, cap, s1, s2, rtol, atol)
             if ok:
-                return o1 if s1 else u1, o2 if s2 else u2, e0, 0, PATH_EXACT
+                return o1 if s1 else u1, o2 if s2 else u2, e0, 0, PATH_CERTIFIED
             u1 = o1
             u2 = o2
             e0 = 0.0
@@ -1021,7 +1022,7 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
         energy[j] = 0.0
         dU[kp] = 0.0
         dU[kn] = 0.0
-        return 0, 0, 0, 0
+        return 0, 0, 0, 0, 0
     s1 = (flags[kp] & 1) != 0
     s2 = (flags[kn] & 1) != 0
     o1 = U[kp]
@@ -1033,6 +1034,7 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
     n1 = 0
     n2 = 0
     n3 = 0
+    n4 = 0
     for q in range(3):
         if q == 0:
             v0, v1, T = 0.0, a, rise
@@ -1047,6 +1049,8 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
             n1 += 1
         elif code == PATH_FALLBACK:
             n2 += 1
+        elif code == PATH_CERTIFIED:
+            n4 += 1
         elif code == PATH_INTEGRATOR:
             n3 += 1
     energy[j] = etot
@@ -1058,7 +1062,7 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
     dU[kn] = u2 - o2
     if _switched(u2 - o2, switch_dx):
         U[kn], count[kn], flags[kn] = _worn(u2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
-    return tot, n1, n2, n3
+    return tot, n1, n2, n3, n4
 
 
 @njit(cache=True, parallel=True)
@@ -1071,17 +1075,20 @@ def apply_pair_pulses(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
     c1 = 0
     c2 = 0
     c3 = 0
+    c4 = 0
     for j in prange(pos.size):
-        ns, n1, n2, n3 = _pulse_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
+        ns, n1, n2, n3, n4 = _pulse_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
                                     amp, width, rise, fall, rtol, atol, cap, fast, energy)
         tot += ns
         c1 += n1
         c2 += n2
         c3 += n3
+        c4 += n4
     paths[1] += c1
     paths[2] += c2
     paths[3] += c3
-    paths[0] += 3 * pos.size - c1 - c2 - c3
+    paths[4] += c4
+    paths[0] += 3 * pos.size - c1 - c2 - c3 - c4
     return tot
 
 
@@ -1117,6 +1124,7 @@ def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_
     n1 = 0
     n2 = 0
     n3 = 0
+    n4 = 0
     for j in range(j0, j1):
         kp = pos[j]
         kn = neg[j]
@@ -1163,6 +1171,8 @@ def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_
                     n1 += 1
                 elif code == PATH_FALLBACK:
                     n2 += 1
+                elif code == PATH_CERTIFIED:
+                    n4 += 1
                 else:
                     n3 += 1
             if c2c > 0.0:
@@ -1171,7 +1181,7 @@ def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_
                 if (flags[kn] & 3) == 0:
                     U[kn] = min(max(U[kn] + dU[kn] * c2c * noise[q, m + j], 0.0), 1.0)
         energy[j] = e
-    return tot, n1, n2, n3
+    return tot, n1, n2, n3, n4
 
 
 @njit(cache=True, parallel=True)
@@ -1189,18 +1199,21 @@ def apply_pair_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
     c1 = 0
     c2 = 0
     c3 = 0
+    c4 = 0
     for c in prange(nch):
-        ns, n1, n2, n3 = _pieces_chunk(c * PIECES_CHUNK, min(m, (c + 1) * PIECES_CHUNK), model, P, U, dU, flags,
+        ns, n1, n2, n3, n4 = _pieces_chunk(c * PIECES_CHUNK, min(m, (c + 1) * PIECES_CHUNK), model, P, U, dU, flags,
                                        count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol, atol, cap,
                                        fast, uniform, c2c, noise, energy, lup, ldn)
         tot += ns
         c1 += n1
         c2 += n2
         c3 += n3
+        c4 += n4
     paths[1] += c1
     paths[2] += c2
     paths[3] += c3
-    paths[0] += v0.size * m - c1 - c2 - c3
+    paths[4] += c4
+    paths[0] += v0.size * m - c1 - c2 - c3 - c4
     return tot
 
 
@@ -1209,12 +1222,13 @@ def apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_
                           atol, cap, fast, uniform, c2c, noise, energy, paths):
     """Single-threaded :func:`apply_pair_pieces` for small arrays (no thread wake-up)."""
     lup, ldn = _uniform_laws(model, P, fast, uniform)
-    tot, n1, n2, n3 = _pieces_chunk(0, pos.size, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
+    tot, n1, n2, n3, n4 = _pieces_chunk(0, pos.size, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
                                     sign, v0, v1, T, rtol, atol, cap, fast, uniform, c2c, noise, energy, lup, ldn)
     paths[1] += n1
     paths[2] += n2
     paths[3] += n3
-    paths[0] += v0.size * pos.size - n1 - n2 - n3
+    paths[4] += n4
+    paths[0] += v0.size * pos.size - n1 - n2 - n3 - n4
     return tot
 
 
@@ -1242,6 +1256,7 @@ def apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, i
     c1 = 0
     c2 = 0
     c3 = 0
+    c4 = 0
     for j in prange(n):
         ns, code = _single_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1,
                                T, mode, rtol, atol, cap, fast, energy)
@@ -1249,10 +1264,12 @@ def apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, i
         c1 += 1 if code == PATH_EXACT else 0
         c2 += 1 if code == PATH_FALLBACK else 0
         c3 += 1 if code == PATH_INTEGRATOR else 0
+        c4 += 1 if code == PATH_CERTIFIED else 0
     paths[1] += c1
     paths[2] += c2
     paths[3] += c3
-    paths[0] += n - c1 - c2 - c3
+    paths[4] += c4
+    paths[0] += n - c1 - c2 - c3 - c4
     return tot
 
 
@@ -1278,6 +1295,7 @@ def apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, po
     c1 = 0
     c2 = 0
     c3 = 0
+    c4 = 0
     for j in prange(pos.size):
         ns, code = _pair_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1,
                              T, rtol, atol, cap, fast, energy)
@@ -1285,10 +1303,12 @@ def apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, po
         c1 += 1 if code == PATH_EXACT else 0
         c2 += 1 if code == PATH_FALLBACK else 0
         c3 += 1 if code == PATH_INTEGRATOR else 0
+        c4 += 1 if code == PATH_CERTIFIED else 0
     paths[1] += c1
     paths[2] += c2
     paths[3] += c3
-    paths[0] += pos.size - c1 - c2 - c3
+    paths[4] += c4
+    paths[0] += pos.size - c1 - c2 - c3 - c4
     return tot
 
 
