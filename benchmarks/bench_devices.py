@@ -7,11 +7,12 @@ For every model (device-to-device spread on r_on/r_off and the rate constants or
 cycle-to-cycle spread dx_c2c = 2 %):
 
 * a write trapezoid (rise 10 ns, 1 us flat, fall 10 ns) through ``N`` series pairs (default 65,536 =
-  131,072 devices) with three ``apply_pair`` calls and with one ``apply_pair_pulse`` call, and through
+  131,072 devices) as one ``apply_pair_pieces`` call (the crossbar's write path: one kernel pass, each
+  piece one cycle), as three ``apply_pair`` calls and as one ``apply_pair_pulse`` call, and through
   2N single devices with ``apply_voltage``:
   device-pulses/s (best of 2 after a warm-up), the share of devices that switched, and the path
-  counter ``DeviceArray.path_counts`` (frozen/read, exact flow, flow then integrator = fallback,
-  integrator);
+  counter ``DeviceArray.path_counts`` (frozen/read, exact flow, certified closed form, flow then
+  integrator or certificate refused = fallback, integrator);
 * the largest relative resistance difference against the same array (same spread, same c2c draws)
   with ``exact_flows=False, rtol=1e-10, atol=1e-14`` on the first 1,000 pairs;
 * speed-up of the exact flows over the integrator alone (default tolerance), measured in the same run;
@@ -39,6 +40,7 @@ WIDTH, EDGE = 1e-6, 10e-9
 C2C = 0.02
 # name: (model, preset, overrides with d2d spread, pair write amplitude (V))
 CASES = {
+    "team_sym_nospread": ("team", "symmetric", {}, 1.5),  # the chips' default physics (scenarios/iris.toml)
     "team_sym": ("team", "symmetric", dict(r_on_d2d=0.05, r_off_d2d=0.05, k_on_d2d=0.1, k_off_d2d=0.1), 1.5),
     "team_hp": ("team", "hp_tio2", dict(r_on_d2d=0.05, r_off_d2d=0.05, k_on_d2d=0.1, k_off_d2d=0.1), 1.5),
     "vteam": ("vteam", None, dict(r_on_d2d=0.05, r_off_d2d=0.05, k_on_d2d=0.1, k_off_d2d=0.1), 0.5),
@@ -68,6 +70,10 @@ def trapezoid_pairs(arr, pos, neg, v):
     arr.apply_pair(v, 0.0, EDGE, pos, neg)
 
 
+def trapezoid_pieces(arr, pos, neg, v):
+    arr.apply_pair_pieces([(0.0, v, EDGE), (v, v, WIDTH), (v, 0.0, EDGE)], np.ones(pos.size), pos, neg)
+
+
 def trapezoid_single(arr, v):
     arr.apply_voltage(0.0, v, EDGE)
     arr.apply_voltage(v, v, WIDTH)
@@ -92,7 +98,7 @@ def _best(fn, arr, reps=2):
 
 
 def _fmt_counts(c):
-    return f"paths frozen/exact/fallback/integrator {c[0]}/{c[1]}/{c[2]}/{c[3]}"
+    return f"paths frozen/exact/certified/fallback/integrator {c[0]}/{c[1]}/{c[4]}/{c[2]}/{c[3]}"
 
 
 def bench_model(case: str, n_pairs: int, n_check: int = 1000) -> dict:
@@ -102,7 +108,10 @@ def bench_model(case: str, n_pairs: int, n_check: int = 1000) -> dict:
     neg = pos + 1
     out = {}
     arr, v = make(case, n)
-    t_pair, moved, counts = _best(lambda: trapezoid_pairs(arr, pos, neg, v), arr)
+    t_pieces, moved, counts = _best(lambda: trapezoid_pieces(arr, pos, neg, v), arr)
+    out["pieces"] = n / t_pieces
+    arr, v = make(case, n)
+    t_pair, _, _ = _best(lambda: trapezoid_pairs(arr, pos, neg, v), arr)
     one, _ = make(case, n)  # fresh array: the same initial states as the three-call run
     t_pulse, _, _ = _best(lambda: one.apply_pair_pulse(v, WIDTH, EDGE, EDGE, pos, neg), one)
     out["pairs_one_call"] = n / t_pulse
@@ -113,8 +122,8 @@ def bench_model(case: str, n_pairs: int, n_check: int = 1000) -> dict:
     m = 2 * n_check
     fast, _ = make(case, m)
     ref, _ = make(case, m, **ORACLE)
-    for a in (fast, ref):
-        trapezoid_pairs(a, pos[:n_check], neg[:n_check], v)
+    trapezoid_pieces(fast, pos[:n_check], neg[:n_check], v)
+    trapezoid_pairs(ref, pos[:n_check], neg[:n_check], v)
     out["err_pairs"] = float(np.max(np.abs(fast.resistance() / ref.resistance() - 1)))
     single, _ = make(case, n)
     t_single, moved_s, counts_s = _best(lambda: trapezoid_single(single, v / 2), single)
@@ -124,11 +133,11 @@ def bench_model(case: str, n_pairs: int, n_check: int = 1000) -> dict:
         trapezoid_single(a, v / 2)
     out.update(single=n / t_single, moved_single=moved_s, counts_single=counts_s,
                err_single=float(np.max(np.abs(fast.resistance() / ref.resistance() - 1))))
-    print(f"{case:15s} pairs  {v:+.2f} V: {out['pairs']:9.3g} device-pulses/s (one apply_pair_pulse call "
-          f"{out['pairs_one_call']:9.3g}; integrator only {out['pairs_integrator']:9.3g}, "
-          f"x{out['pairs'] / out['pairs_integrator']:.2f}), switched {moved:4.0%}, "
+    print(f"{case:17s} pairs  {v:+.2f} V: {out['pieces']:9.3g} device-pulses/s (3 apply_pair calls "
+          f"{out['pairs']:9.3g}, one apply_pair_pulse call {out['pairs_one_call']:9.3g}; integrator only, 3 calls "
+          f"{out['pairs_integrator']:9.3g}, x{out['pieces'] / out['pairs_integrator']:.2f}), switched {moved:4.0%}, "
           f"max |dR/R| vs rtol=1e-10: {out['err_pairs']:.1e}; {_fmt_counts(counts)}", flush=True)
-    print(f"{'':15s} single {v / 2:+.2f} V: {out['single']:9.3g} device-pulses/s, switched {moved_s:4.0%}, "
+    print(f"{'':17s} single {v / 2:+.2f} V: {out['single']:9.3g} device-pulses/s, switched {moved_s:4.0%}, "
           f"max |dR/R| vs rtol=1e-10: {out['err_single']:.1e}; {_fmt_counts(counts_s)}", flush=True)
     return out
 

@@ -9,6 +9,7 @@ work is a few argument conversions, no per-device loops.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -27,6 +28,36 @@ def _as_f64(a, name):
     if arr.ndim == 0:
         arr = arr.reshape(1)
     return arr
+
+
+class _ThreadPick:
+    """Chooses between a kernel's multi-threaded and single-threaded twin (bit-identical results) by their
+    measured cost per element: on a machine whose cores other processes hold, the parallel kernel's
+    fork/join waits for a descheduled thread and loses to one thread (2-5x on the shared 2-core machine).
+    Each twin runs twice first (the first call of each, which may load or compile it, is not counted);
+    afterwards the cheaper one runs and the other is re-tried every ``EXPLORE`` calls, so the choice
+    follows the load."""
+
+    EXPLORE = 16
+
+    def __init__(self):
+        self.cost = {True: 0.0, False: 0.0}
+        self.runs = {True: 0, False: 0}
+        self.calls = 0
+
+    def parallel(self) -> bool:
+        self.calls += 1
+        if self.calls <= 4:
+            return self.calls % 2 == 1
+        best = self.cost[True] <= self.cost[False]
+        return (not best) if self.calls % self.EXPLORE == 0 else best
+
+    def record(self, par: bool, per_element: float) -> None:
+        self.runs[par] += 1
+        if self.runs[par] == 1:
+            return
+        c = self.cost[par]
+        self.cost[par] = per_element if c == 0.0 else 0.7 * c + 0.3 * per_element
 
 
 class DeviceArray:
@@ -73,11 +104,15 @@ class DeviceArray:
         self.n = int(n)
         self.rtol, self.atol, self.rate_cap = float(rtol), float(atol), float(rate_cap)
         self.exact_flows = bool(exact_flows)
-        #: Devices (apply_voltage/apply_current) or pairs (apply_pair) advanced per path, summed over
-        #: calls: [frozen or read, exact flow, exact flow then integrator (fallback), integrator].
-        self.path_counts = np.zeros(4, dtype=np.int64)
+        #: Devices (apply_voltage/apply_current) or pairs (apply_pair*) advanced per path and segment, summed
+        #: over calls: [frozen or read, exact flow or closed form, exact flow then integrator or certificate
+        #: refused (fallback), integrator, certified closed form (error within the integrator's tolerance)].
+        self.path_counts = np.zeros(5, dtype=np.int64)
         self.run_rng = run_rng
         self.P = spread_rows(params, self.n, build_rng)
+        #: Every parameter row is the same (no device-to-device spread): the write kernels then read row 0
+        #: for all devices (same values, less memory traffic).  ``P`` is not changed after construction.
+        self._uniform = bool(np.all(self.P == self.P[0]))
         self.U = np.empty(self.n)
         #: Incremented whenever a method may have changed ``U`` or ``flags``; caches built on
         #: the states (a crossbar's conductance matrix) compare it.  Code that writes ``U`` or
@@ -99,6 +134,7 @@ class DeviceArray:
         if (params.dx_c2c > 0 or params.g_read_noise > 0) and run_rng is None:
             raise ConfigError(f"{type(params).__name__}: dx_c2c / g_read_noise need run_rng")
         self._buf = np.empty(self.n)
+        self._pick = _ThreadPick()
         if r0 is not None:
             self.set_resistance(r0)
         elif x0 is not None:
@@ -227,7 +263,7 @@ class DeviceArray:
         Open devices, and Yakopcic devices at x = 0 (u = 1, no current at any voltage),
         read ``inf``; :meth:`conductance` is then 0."""
         out = np.empty(self.n)
-        K.resistances(self.model, self.P, self.U, self.flags, self.params.v_read, out)
+        K.resistances(self.model, self.P[:1] if self._uniform else self.P, self.U, self.flags, self.params.v_read, out)
         return out
 
     def conductance(self, read_noise: bool = False) -> np.ndarray:
@@ -356,6 +392,41 @@ class DeviceArray:
         self.version += 1
         if self.params.dx_c2c > 0:
             self._c2c(np.concatenate([pos, neg]))
+        return energy
+
+    def apply_pair_pieces(self, pieces, sign, pos_index, neg_index) -> np.ndarray:
+        """A write pulse given as PWL pieces ``(v0, v1, duration_s)`` (V, V, s) through series pairs, pair j
+        driven with ``sign[j]`` times each piece: the same as one :meth:`apply_pair` call per piece in order
+        (each piece a cycle for ``dx_c2c`` and endurance, the same random draws), in one kernel pass.
+        Index arrays int64, equal length.  Returns the energy (J) per pair, summed over the pieces."""
+        pos = pos_index if (isinstance(pos_index, np.ndarray) and pos_index.dtype == np.int64) else \
+            self._index(pos_index)
+        neg = neg_index if (isinstance(neg_index, np.ndarray) and neg_index.dtype == np.int64) else \
+            self._index(neg_index)
+        m = pos.size
+        sign = _as_f64(sign, "sign")
+        if pos.shape != neg.shape or pos.ndim != 1 or sign.size != m:
+            raise ConfigError(f"DeviceArray.apply_pair_pieces: pos_index, neg_index and sign must be 1-D of equal "
+                              f"length (got {pos.shape}, {neg.shape} and {sign.shape})")
+        v0 = np.array([float(p[0]) for p in pieces])
+        v1 = np.array([float(p[1]) for p in pieces])
+        T = np.array([self._check_duration(p[2]) for p in pieces])
+        if not (np.all(np.isfinite(v0)) and np.all(np.isfinite(v1))):
+            raise ConfigError("DeviceArray.apply_pair_pieces: voltages must be finite")
+        if v0.size == 0 or m == 0:
+            return np.zeros(m)
+        energy = np.empty(m)
+        c2c = float(self.params.dx_c2c)
+        noise = self.run_rng.standard_normal((v0.size, 2 * m)) if c2c > 0 else np.zeros((1, 1))
+        par = m >= _PAR_MIN // 2 and self._pick.parallel()
+        t0 = time.perf_counter()
+        (K.apply_pair_pieces if par else K.apply_pair_pieces_ser)(
+            self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
+            self.params.switch_dx, pos, neg, sign, v0, v1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows,
+            self._uniform, c2c, noise, energy, self.path_counts)
+        if m >= _PAR_MIN // 2:
+            self._pick.record(par, (time.perf_counter() - t0) / m)
+        self.version += 1
         return energy
 
     def _c2c(self, idx):

@@ -411,48 +411,155 @@ def team_flat(P, kp, kn, single, u1, u2, V, T, cap, s1, s2):
     return u1, u2, t, e, False
 
 
+@njit(cache=True, inline="always")
+def _ramp_integral(th, ia, s, V0, V1, T):
+    """(g, c_max, c_max^α): g = ∫_0^T max(0, c(t))^α dt, c(t) = |V(t)|/(θ·s) − 1 of the linear drive
+    V0 -> V1 (one sign) at a fixed s, in closed form: T·(c_max^(α+1) − c_min^(α+1))/((c_max − c_min)(α+1))."""
+    w = 1.0 / (th * s)
+    c0 = abs(V0) * w - 1.0
+    c1 = abs(V1) * w - 1.0
+    cm = max(c0, c1)
+    if cm <= 0.0:
+        return 0.0, cm, 0.0
+    pm = _powi(cm, ia)
+    if c0 == c1:
+        return T * pm, cm, pm
+    cl = min(c0, c1)
+    return T * (cm * pm - (cl * _powi(cl, ia) if cl > 0.0 else 0.0)) / ((cm - cl) * (ia + 1.0)), cm, pm
+
+
+@njit(cache=True, inline="always")
+def balanced_law(P, kp, kn, d1):
+    """(ok, K1, K2, θ, α, Δ1, Δ2, R_on1 + R_on2) of a TEAM pair whose + device moves in direction d1 and
+    − device in −d1; ok only if both move under the same law (equal integer α and θ) with
+    Δ1·K1 = Δ2·K2, so that R1 + R2 stays constant (the symmetric preset without spread)."""
+    K1, th1, a1, D1, A1 = _law(P, kp, d1)
+    K2, th2, a2, D2, A2 = _law(P, kn, -d1)
+    ok = a1 > 0 and a1 == a2 and th1 == th2 and D1 * K1 == D2 * K2
+    return ok, K1, K2, th1, a1, D1, D2, P[kp, P_RON] + P[kn, P_RON]
+
+
+@njit(cache=True, inline="always")
+def balanced_step(K1, K2, th, ia, D1, D2, ron2, u1, u2, V0, V1, T, cap):
+    """The exact voltage ramp V0 -> V1 (one sign; V1 = V0: a flat top) over a pair with the law
+    :func:`balanced_law` accepted for the direction of the drive: R1 + R2 = s stays constant, so each
+    device's rate is K·max(0, |V(t)|/(θ·s) − 1)^α of a linear drive, integrated in closed form.
+
+    Returns (u1, u2, energy, moved, ok); ok is False (nothing done) if a device would reach its bound
+    or the rate cap would bind within the ramp; moved is False below both thresholds throughout."""
+    s = ron2 + D1 * u1 + D2 * u2
+    e = T * (V0 * V0 + V0 * V1 + V1 * V1) / (3.0 * s)
+    g, cm, pm = _ramp_integral(th, ia, s, V0, V1, T)
+    if cm <= 0.0:
+        return u1, u2, e, False, True
+    if max(K1, K2) * pm > cap:
+        return u1, u2, 0.0, False, False
+    du1 = K1 * g
+    du2 = K2 * g
+    d1 = 1.0 if (V0 if abs(V0) >= abs(V1) else V1) > 0.0 else -1.0
+    if du1 >= ((1.0 - u1) if d1 > 0.0 else u1) or du2 >= (u2 if d1 > 0.0 else (1.0 - u2)):
+        return u1, u2, 0.0, False, False
+    return u1 + d1 * du1, u2 - d1 * du2, e, True, True
+
+
 @njit(cache=True)
-def _int_pow_lin(c0, c1, T, ia):
-    """∫_0^T max(0, c(t))^α dt for c linear from c0 to c1 (exact), integer α = ia."""
-    if c0 <= 0.0 and c1 <= 0.0:
-        return 0.0
-    if c1 == c0:
-        return T * _powi(c0, ia)
-    return T / (c1 - c0) * (_powi(max(c1, 0.0), ia + 1) - _powi(max(c0, 0.0), ia + 1)) / (ia + 1.0)
+def _ramp_bracket(P, kp, kn, single, u1, u2, V0, V1, T, cap, s1, s2, rtol, atol):
+    """A voltage ramp V0 -> V1 (one sign) through one TEAM device (``single``; kn ignored) or a series pair,
+    linear I-V, no window, any laws (spread, unequal thresholds): a closed form with a certified error.
+
+    At a fixed total resistance s each moving device advances by g_j(s) = K_j·∫max(0, |V(t)|/(θ_j·s) − 1)^α_j dt
+    (:func:`_ramp_integral`).  Every rate falls as s rises, so while s stays in [s_lo, s_hi] the true change
+    of device j lies in [g_j(s_hi), g_j(s_lo)].  The bracket is certified when the movers' largest changes
+    (at s_lo) cannot carry s out of it (s falls by at most Σ Δ_j·g_j(s_lo) over the movers that lower it and
+    rises by at most the same sum over the others), no device can reach its bound and the rate cap cannot
+    bind.  Accepted when every bracket is narrower than atol + rtol·u_j (the integrator's own step
+    tolerance); the state is g_j at s halfway along its estimated change, kept inside the bracket, the energy
+    V²/s integrated at that s (relative error below (s_hi − s_lo)/s_lo).
+
+    Returns (u1, u2, energy, ratio): ratio = widest bracket / its tolerance, accepted when <= 1;
+    inf when there is no bracket (a bound or the cap within reach, a ramp through zero)."""
+    if V0 * V1 < 0.0:
+        return u1, u2, 0.0, math.inf
+    Vm = V0 if abs(V0) >= abs(V1) else V1
+    if Vm == 0.0:
+        return u1, u2, 0.0, math.inf
+    d1 = 1.0 if Vm > 0.0 else -1.0
+    K1, th1, a1, D1, A1 = _law(P, kp, d1)
+    m1 = not (s1 or (d1 > 0.0 and u1 >= 1.0) or (d1 < 0.0 and u1 <= 0.0))
+    s0 = P[kp, P_RON] + D1 * u1
+    K2, th2, a2, D2, m2 = 1.0, 1.0, 1, 1.0, False
+    if not single:
+        K2, th2, a2, D2, A2 = _law(P, kn, -d1)
+        m2 = not (s2 or (d1 < 0.0 and u2 >= 1.0) or (d1 > 0.0 and u2 <= 0.0))
+        s0 += P[kn, P_RON] + D2 * u2
+    if (m1 and a1 < 0) or (m2 and a2 < 0):
+        return u1, u2, 0.0, math.inf
+    # the change of s at s0: down (kp toward ON or kn toward ON) and up; the bracket twice as wide
+    g1 = K1 * _ramp_integral(th1, a1, s0, V0, V1, T)[0] if m1 else 0.0
+    g2 = K2 * _ramp_integral(th2, a2, s0, V0, V1, T)[0] if m2 else 0.0
+    dn = (D1 * g1 if d1 < 0.0 else 0.0) + (D2 * g2 if d1 > 0.0 else 0.0)
+    up = (D1 * g1 if d1 > 0.0 else 0.0) + (D2 * g2 if d1 < 0.0 else 0.0)
+    s_lo = s0 - 2.0 * dn
+    s_hi = s0 + 2.0 * up
+    if not s_lo > 0.0:
+        return u1, u2, 0.0, math.inf
+    h1 = 0.0
+    h2 = 0.0
+    if m1:
+        h1, c1m, p1 = _ramp_integral(th1, a1, s_lo, V0, V1, T)
+        if K1 * p1 > cap:
+            return u1, u2, 0.0, math.inf
+        h1 *= K1
+    if m2:
+        h2, c2m, p2 = _ramp_integral(th2, a2, s_lo, V0, V1, T)
+        if K2 * p2 > cap:
+            return u1, u2, 0.0, math.inf
+        h2 *= K2
+    # certified: the largest changes cannot carry s out of [s_lo, s_hi]
+    dn = (D1 * h1 if d1 < 0.0 else 0.0) + (D2 * h2 if d1 > 0.0 else 0.0)
+    up = (D1 * h1 if d1 > 0.0 else 0.0) + (D2 * h2 if d1 < 0.0 else 0.0)
+    if not ((dn == 0.0 or dn < s0 - s_lo) and (up == 0.0 or up < s_hi - s0)):
+        return u1, u2, 0.0, math.inf
+    if (h1 > 0.0 and h1 >= ((1.0 - u1) if d1 > 0.0 else u1)) or (h2 > 0.0 and h2 >= ((1.0 - u2) if d1 < 0.0 else u2)):
+        return u1, u2, 0.0, math.inf
+    l1 = K1 * _ramp_integral(th1, a1, s_hi, V0, V1, T)[0] if m1 else 0.0
+    l2 = K2 * _ramp_integral(th2, a2, s_hi, V0, V1, T)[0] if m2 else 0.0
+    ratio = max((h1 - l1) / (atol + rtol * u1), (h2 - l2) / (atol + rtol * u2))
+    if ratio > 1.0:
+        return u1, u2, 0.0, ratio
+    sm = s0 + 0.5 * d1 * (D1 * g1 - D2 * g2)
+    e1 = min(max(K1 * _ramp_integral(th1, a1, sm, V0, V1, T)[0], l1), h1) if m1 else 0.0
+    e2 = min(max(K2 * _ramp_integral(th2, a2, sm, V0, V1, T)[0], l2), h2) if m2 else 0.0
+    return u1 + d1 * e1, u2 - d1 * e2, T * (V0 * V0 + V0 * V1 + V1 * V1) / (3.0 * sm), ratio
+
+
+@njit(cache=True)
+def team_ramp_certified(P, kp, kn, single, u1, u2, V0, V1, T, cap, s1, s2, rtol, atol):
+    """:func:`_ramp_bracket`, accepted when every bracket is within its tolerance.
+
+    Returns (u1, u2, energy, ok); ok False: nothing done (the caller integrates the segment)."""
+    n1, n2, e, r = _ramp_bracket(P, kp, kn, single, u1, u2, V0, V1, T, cap, s1, s2, rtol, atol)
+    if r <= 1.0:
+        return n1, n2, e, True
+    return u1, u2, 0.0, False
 
 
 @njit(cache=True)
 def team_ramp_balanced(P, kp, kn, u1, u2, V0, V1, T, cap, s1, s2):
-    """Exact voltage ramp V0 -> V1 (one sign) over a TEAM pair whose two devices move under the same law
-    with Δ1·K1 = Δ2·K2 (the symmetric preset without spread): R1 + R2 stays constant, so each device's
-    rate is K·max(0, |V(t)|/(θ·s) − 1)^α of a linear drive, integrated in closed form.
+    """:func:`balanced_step` with the law of the pair's parameter rows (kp, kn).
 
-    Returns (u1, u2, energy, ok); ok is False (nothing done) whenever that does not hold over the whole
-    ramp: a single mover, unequal laws, a device reaching its bound, or the rate cap binding."""
+    Returns (u1, u2, energy, ok); ok is False (nothing done) whenever the law is not balanced or the
+    step refuses (a device reaching its bound, the rate cap binding), or a device is stuck."""
     if V0 * V1 < 0.0 or s1 or s2:
         return u1, u2, 0.0, False
     Vm = V0 if abs(V0) >= abs(V1) else V1
     if Vm == 0.0:
         return u1, u2, 0.0, False
-    d1 = 1.0 if Vm > 0.0 else -1.0
-    d2 = -d1
-    K1, th1, a1, D1, A1 = _law(P, kp, d1)
-    K2, th2, a2, D2, A2 = _law(P, kn, d2)
-    if a1 < 0 or a1 != a2 or th1 != th2 or D1 * K1 != D2 * K2:
+    ok, K1, K2, th, ia, D1, D2, ron2 = balanced_law(P, kp, kn, 1.0 if Vm > 0.0 else -1.0)
+    if not ok:
         return u1, u2, 0.0, False
-    s = P[kp, P_RON] + D1 * u1 + P[kn, P_RON] + D2 * u2
-    c0 = abs(V0) / (th1 * s) - 1.0
-    c1 = abs(V1) / (th1 * s) - 1.0
-    cm = max(c0, c1)
-    if cm > 0.0 and max(K1, K2) * _powi(cm, a1) > cap:
-        return u1, u2, 0.0, False
-    g = _int_pow_lin(c0, c1, T, a1)
-    du1 = K1 * g
-    du2 = K2 * g
-    if du1 >= ((1.0 - u1) if d1 > 0.0 else u1) or du2 >= ((1.0 - u2) if d2 > 0.0 else u2):
-        return u1, u2, 0.0, False
-    e = T * (V0 * V0 + V0 * V1 + V1 * V1) / (3.0 * s)
-    return u1 + d1 * du1, u2 + d2 * du2, e, True
+    n1, n2, e, moved, ok = balanced_step(K1, K2, th, ia, D1, D2, ron2, u1, u2, V0, V1, T, cap)
+    return n1, n2, e, ok
 
 
 @njit(cache=True)

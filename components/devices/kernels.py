@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .flows import hp_pair, team_flat, team_ramp_balanced
+from .flows import balanced_law, balanced_step, hp_pair, team_flat, team_ramp_balanced, team_ramp_certified
 from .params import (MODEL_HP, MODEL_TEAM, MODEL_VTEAM, MODEL_YAKOPCIC, P_ADOWN, P_AOFF, P_AON, P_AUP, P_IV,
                      P_KDOWN, P_KUP, P_RON, P_ROFF, P_THDOWN, P_THUP, P_WC, P_WIN, P_WJ, P_WP, P_XOFF, P_XON,
                      WIN_BIOLEK, WIN_JOGLEKAR, WIN_KVATINSKY, WIN_NONE, WIN_PRODROMAKIS, Y_A1, Y_A2, Y_ALN,
@@ -129,6 +129,34 @@ def _window(P, k, u, up):
     return math.exp(-math.exp(-(x - P[k, P_AON]) / P[k, P_WC]))
 
 
+@njit(cache=True, inline="always")
+def _cap_rate(r, cap):
+    """The rate cap: |du/dt| <= cap (1/s), every model and path."""
+    if r > cap:
+        return cap
+    if r < -cap:
+        return -cap
+    return r
+
+
+@njit(cache=True, inline="always")
+def threshold_rate(P, k, d, u, cap, windowed):
+    """The TEAM/VTEAM law (the one implementation every path uses): du/dt for drive d (TEAM: the
+    current into +, VTEAM: the voltage across), with the window factor at state u if ``windowed``
+    (without window the factor is 1 and is skipped: bit-identical), capped at ``cap``."""
+    if d > P[k, P_THUP]:
+        r = P[k, P_KUP] * _ipow(d / P[k, P_THUP] - 1.0, P[k, P_AUP])
+        if windowed:
+            r *= _window(P, k, u, True)
+    elif d < P[k, P_THDOWN]:
+        r = P[k, P_KDOWN] * _ipow(d / P[k, P_THDOWN] - 1.0, P[k, P_ADOWN])
+        if windowed:
+            r *= _window(P, k, u, False)
+    else:
+        return 0.0
+    return _cap_rate(r, cap)
+
+
 @njit(cache=True)
 def dudt(model, P, k, u, v, i, cap):
     """Rate of the normalised state (1/s) for voltage v across and current i into +."""
@@ -159,18 +187,8 @@ def dudt(model, P, k, u, v, i, cap):
             return 0.0
         r *= _window(P, k, u, r > 0.0)
     else:
-        d = i if model == MODEL_TEAM else v
-        if d > P[k, P_THUP]:
-            r = P[k, P_KUP] * _ipow(d / P[k, P_THUP] - 1.0, P[k, P_AUP]) * _window(P, k, u, True)
-        elif d < P[k, P_THDOWN]:
-            r = P[k, P_KDOWN] * _ipow(d / P[k, P_THDOWN] - 1.0, P[k, P_ADOWN]) * _window(P, k, u, False)
-        else:
-            return 0.0
-    if r > cap:
-        return cap
-    if r < -cap:
-        return -cap
-    return r
+        return threshold_rate(P, k, i if model == MODEL_TEAM else v, u, cap, P[k, P_WIN] != WIN_NONE)
+    return _cap_rate(r, cap)
 
 
 @njit(cache=True, inline="always")
@@ -405,12 +423,12 @@ def _rate_c(single, model, P, kp, kn, mpos, mode, u, uo, V, cap, lo, hi):
         return _deriv1(model, P, kp, mode, u, 0.0, V, V, cap, lo, hi)
     if mpos:
         i, vp = pair_current(model, P, kp, kn, u, uo, V)
-        if model == MODEL_TEAM and P[kp, P_WIN] == WIN_NONE:  # same arithmetic as dudt, without the call
-            return _team_rate(P, kp, i, cap), V * i
+        if model == MODEL_TEAM and P[kp, P_WIN] == WIN_NONE:  # the law without dudt's model dispatch
+            return threshold_rate(P, kp, i, 0.0, cap, False), V * i
         return dudt(model, P, kp, u, vp, i, cap), V * i
     i, vp = pair_current(model, P, kp, kn, uo, u, V)
     if model == MODEL_TEAM and P[kn, P_WIN] == WIN_NONE:
-        return _team_rate(P, kn, -i, cap), V * i
+        return threshold_rate(P, kn, -i, 0.0, cap, False), V * i
     return dudt(model, P, kn, u, vp - V, -i, cap), V * i
 
 
@@ -569,28 +587,12 @@ def pair_current(model, P, kp, kn, up, un, v):
     return yak_current(P, kp, up, x), x
 
 
-@njit(cache=True, inline="always")
-def _team_rate(P, k, d, cap):
-    """dudt of a TEAM device without window for current d (the same arithmetic as :func:`dudt`)."""
-    if d > P[k, P_THUP]:
-        r = P[k, P_KUP] * _ipow(d / P[k, P_THUP] - 1.0, P[k, P_AUP])
-    elif d < P[k, P_THDOWN]:
-        r = P[k, P_KDOWN] * _ipow(d / P[k, P_THDOWN] - 1.0, P[k, P_ADOWN])
-    else:
-        return 0.0
-    if r > cap:
-        return cap
-    if r < -cap:
-        return -cap
-    return r
-
-
 @njit(cache=True)
 def _team_lin_rate1(P, k, uc, v, cap):
     """(du/dt, power) of one TEAM device with linear I-V and no window under voltage v: bit-identical
     to the general path (current_of, dudt with window factor 1.0), without its calls."""
     i = v / (P[k, P_RON] + (P[k, P_ROFF] - P[k, P_RON]) * uc)
-    return _team_rate(P, k, i, cap), v * i
+    return threshold_rate(P, k, i, 0.0, cap, False), v * i
 
 
 @njit(cache=True)
@@ -599,7 +601,7 @@ def _team_lin_rates2(P, kp, kn, u1c, u2c, v, cap):
     path (window factor 1.0), without its per-device calls; most write time of the default physics."""
     rp = P[kp, P_RON] + (P[kp, P_ROFF] - P[kp, P_RON]) * u1c
     i = v / (rp + (P[kn, P_RON] + (P[kn, P_ROFF] - P[kn, P_RON]) * u2c))
-    return _team_rate(P, kp, i, cap), _team_rate(P, kn, -i, cap), v * i
+    return threshold_rate(P, kp, i, 0.0, cap, False), threshold_rate(P, kn, -i, 0.0, cap, False), v * i
 
 
 @njit(cache=True, inline="always")
@@ -817,17 +819,22 @@ def _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1,
 # ---------------------------------------------------------------------------
 # array kernels
 @njit(cache=True, inline="always")
-def _post(k, u_old, u_new, U, dU, flags, count, limit, stuck_u, switch_dx):
-    """Store the new state, count switching events and apply endurance wear-out."""
-    du = u_new - u_old
-    dU[k] = du
-    if abs(du) > switch_dx:
-        count[k] += 1
-        if count[k] >= limit[k]:
-            flags[k] |= 1
-            if stuck_u == 0.0 or stuck_u == 1.0:
-                u_new = stuck_u
-    U[k] = u_new
+def _switched(du, switch_dx):
+    """Whether a call's state change du counts as a switching event (endurance)."""
+    return abs(du) > switch_dx
+
+
+@njit(cache=True, inline="always")
+def _worn(u, cnt, lim, flg, stuck_u):
+    """After a switching event (cnt already counts it): at the endurance limit the device is flagged stuck
+    and set to ``stuck_u`` if that is 0 or 1.  Returns (state, count, flags).  Scalars only: inlined
+    helpers taking arrays cost numba reference counting per call, ~3x the whole write; the callers read
+    count and limit only after a switching event (memory traffic of the write)."""
+    if cnt >= lim:
+        flg |= 1
+        if stuck_u == 0.0 or stuck_u == 1.0:
+            return stuck_u, cnt, flg
+    return u, cnt, flg
 
 
 @njit(cache=True, inline="always")
@@ -838,8 +845,9 @@ def _flow_ok(model, P, k):
 
 # path codes returned per device/pair (counted by DeviceArray.path_counts): frozen or read (state
 # unchanged without an integrator step), exact (flows.py or advance1's closed forms), exact flow
-# handed over to the integrator (fallback), integrator
-PATH_FROZEN, PATH_EXACT, PATH_FALLBACK, PATH_INTEGRATOR = 0, 1, 2, 3
+# handed over to the integrator or certificate refused (fallback), integrator, certified closed form
+# (flows.team_ramp_certified: error bracket within the integrator's tolerance)
+PATH_FROZEN, PATH_EXACT, PATH_FALLBACK, PATH_INTEGRATOR, PATH_CERTIFIED = 0, 1, 2, 3, 4
 
 
 @njit(cache=True)
@@ -867,15 +875,34 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
         u, u2_, tdone, e0, ok = team_flat(P, k, k, True, min(max(u, 0.0), 1.0), 0.0, d0, T, cap, False, False)
         if ok:
             energy[j] = e0
-            _post(k, u_old, u, U, dU, flags, count, limit, stuck_u, switch_dx)
+            U[k] = u
+            dU[k] = u - u_old
+            if _switched(u - u_old, switch_dx):
+                U[k], count[k], flags[k] = _worn(u, count[k] + 1, limit[k], flags[k], stuck_u)
             return 0, PATH_EXACT
         Tr = T - tdone
+        code = PATH_FALLBACK
+    elif fast and mode == 0 and d0 != d1 and T > 0.0 and _flow_ok(model, P, k):
+        # a ramp: the closed form with a certified error bracket, else the integrator (fallback)
+        un, u2_, e0, ok = team_ramp_certified(P, k, k, True, min(max(u, 0.0), 1.0), 0.0, d0, d1, T, cap, False, False,
+                                              rtol, atol)
+        if ok:
+            energy[j] = e0
+            U[k] = un
+            dU[k] = un - u_old
+            if _switched(un - u_old, switch_dx):
+                U[k], count[k], flags[k] = _worn(un, count[k] + 1, limit[k], flags[k], stuck_u)
+            return 0, PATH_FROZEN if un == u_old else PATH_CERTIFIED
+        e0 = 0.0
         code = PATH_FALLBACK
     un, e, ns = advance1(model, P, k, mode, u, d0, d1, Tr, rtol, atol, cap)
     if ns == 0 and code == PATH_INTEGRATOR:  # no integrator step: frozen, or one of advance1's closed forms
         code = PATH_FROZEN if un == u else PATH_EXACT
     energy[j] = e + e0
-    _post(k, u_old, un, U, dU, flags, count, limit, stuck_u, switch_dx)
+    U[k] = un
+    dU[k] = un - u_old
+    if _switched(un - u_old, switch_dx):
+        U[k], count[k], flags[k] = _worn(un, count[k] + 1, limit[k], flags[k], stuck_u)
     return ns, code
 
 
@@ -923,13 +950,23 @@ def _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast, s1, s
             return u1, u2, e0, 0, PATH_EXACT
         u1 = o1
         u2 = o2
-    if fast and d0 != d1 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
+    if fast and (d0 != d1 or d0 != 0.0) and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
+        # balanced pair (R1 + R2 constant): ramps and flat tops in closed form
         u1, u2, e0, ok = team_ramp_balanced(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T,
                                             cap, s1, s2)
         if ok:
             return u1, u2, e0, 0, PATH_EXACT
         u1 = o1
         u2 = o2
+        if d0 != d1:  # a ramp: the closed form with a certified error bracket, else the integrator (fallback)
+            u1, u2, e0, ok = team_ramp_certified(P, kp, kn, False, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0),
+                                                 d0, d1, T, cap, s1, s2, rtol, atol)
+            if ok:
+                return o1 if s1 else u1, o2 if s2 else u2, e0, 0, PATH_CERTIFIED
+            u1 = o1
+            u2 = o2
+            e0 = 0.0
+            code = PATH_FALLBACK
     if fast and d0 == d1 and d0 != 0.0 and T > 0.0 and _flow_ok(model, P, kp) and _flow_ok(model, P, kn):
         u1, u2, tdone, e0, ok = team_flat(P, kp, kn, False, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, T,
                                           cap, s1, s2)
@@ -969,8 +1006,14 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
         dU[kp] = 0.0
         dU[kn] = 0.0
         return ns, code
-    _post(kp, o1, n1, U, dU, flags, count, limit, stuck_u, switch_dx)
-    _post(kn, o2, n2, U, dU, flags, count, limit, stuck_u, switch_dx)
+    U[kp] = n1
+    dU[kp] = n1 - o1
+    if _switched(n1 - o1, switch_dx):
+        U[kp], count[kp], flags[kp] = _worn(n1, count[kp] + 1, limit[kp], flags[kp], stuck_u)
+    U[kn] = n2
+    dU[kn] = n2 - o2
+    if _switched(n2 - o2, switch_dx):
+        U[kn], count[kn], flags[kn] = _worn(n2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
     return ns, code
 
 
@@ -988,7 +1031,7 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
         energy[j] = 0.0
         dU[kp] = 0.0
         dU[kn] = 0.0
-        return 0, 0, 0, 0
+        return 0, 0, 0, 0, 0
     s1 = (flags[kp] & 1) != 0
     s2 = (flags[kn] & 1) != 0
     o1 = U[kp]
@@ -1000,6 +1043,7 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
     n1 = 0
     n2 = 0
     n3 = 0
+    n4 = 0
     for q in range(3):
         if q == 0:
             v0, v1, T = 0.0, a, rise
@@ -1014,12 +1058,20 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
             n1 += 1
         elif code == PATH_FALLBACK:
             n2 += 1
+        elif code == PATH_CERTIFIED:
+            n4 += 1
         elif code == PATH_INTEGRATOR:
             n3 += 1
     energy[j] = etot
-    _post(kp, o1, u1, U, dU, flags, count, limit, stuck_u, switch_dx)
-    _post(kn, o2, u2, U, dU, flags, count, limit, stuck_u, switch_dx)
-    return tot, n1, n2, n3
+    U[kp] = u1
+    dU[kp] = u1 - o1
+    if _switched(u1 - o1, switch_dx):
+        U[kp], count[kp], flags[kp] = _worn(u1, count[kp] + 1, limit[kp], flags[kp], stuck_u)
+    U[kn] = u2
+    dU[kn] = u2 - o2
+    if _switched(u2 - o2, switch_dx):
+        U[kn], count[kn], flags[kn] = _worn(u2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
+    return tot, n1, n2, n3, n4
 
 
 @njit(cache=True, parallel=True)
@@ -1032,17 +1084,160 @@ def apply_pair_pulses(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
     c1 = 0
     c2 = 0
     c3 = 0
+    c4 = 0
     for j in prange(pos.size):
-        ns, n1, n2, n3 = _pulse_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
+        ns, n1, n2, n3, n4 = _pulse_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
                                     amp, width, rise, fall, rtol, atol, cap, fast, energy)
         tot += ns
         c1 += n1
         c2 += n2
         c3 += n3
+        c4 += n4
     paths[1] += c1
     paths[2] += c2
     paths[3] += c3
-    paths[0] += 3 * pos.size - c1 - c2 - c3
+    paths[4] += c4
+    paths[0] += 3 * pos.size - c1 - c2 - c3 - c4
+    return tot
+
+
+@njit(cache=True)
+def _uniform_laws(model, P, fast, uniform):
+    """:func:`balanced_law` of parameter row 0 for a positive and a negative drive where every row is that
+    row and the exact flows apply (ok False otherwise)."""
+    lup = balanced_law(P, 0, 0, 1.0)
+    ldn = balanced_law(P, 0, 0, -1.0)
+    if not (fast and uniform and _flow_ok(model, P, 0)):
+        lup = (False,) + lup[1:]
+        ldn = (False,) + ldn[1:]
+    return lup, ldn
+
+
+PIECES_CHUNK = 512  # pairs per task of the parallel pulse kernel (one call per chunk, not per pair)
+
+
+@njit(cache=True)
+def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
+                  atol, cap, fast, uniform, c2c, noise, energy, lup, ldn):
+    """The PWL pieces q of one write pulse through pairs j0 <= j < j1 (voltage sign[j]·v0[q] -> sign[j]·v1[q]
+    over T[q]), each piece exactly what one :func:`apply_pairs` call and its cycle-to-cycle draw do (a piece
+    is one cycle: switching count, wear-out, c2c noise ``noise[q, j]`` / ``noise[q, m + j]`` for the + / −
+    device).  ``uniform``: every parameter row is the same (no device-to-device spread), so row 0 is read for
+    all (identical values, 136 bytes less memory traffic per device).  ``lup``/``ldn``: :func:`balanced_law`
+    of row 0 for a positive/negative drive (uniform arrays): where it holds, a one-signed piece is first
+    tried with :func:`balanced_step` (what :func:`_pair_core` would reach through ``team_ramp_balanced``,
+    without its per-pair dispatch).  Returns (integrator steps, pieces on the exact, fallback and integrator
+    paths)."""
+    m = pos.size
+    tot = 0
+    n1 = 0
+    n2 = 0
+    n3 = 0
+    n4 = 0
+    for j in range(j0, j1):
+        kp = pos[j]
+        kn = neg[j]
+        rp = 0 if uniform else kp
+        rn = 0 if uniform else kn
+        sg = sign[j]
+        e = 0.0
+        for q in range(v0.size):
+            if (flags[kp] & 2) or (flags[kn] & 2):
+                dU[kp] = 0.0
+                dU[kn] = 0.0
+                continue
+            o1 = U[kp]
+            o2 = U[kn]
+            a = sg * v0[q]
+            b = sg * v1[q]
+            done = False
+            if flags[kp] == 0 and flags[kn] == 0 and a * b >= 0.0 and (a != 0.0 or b != 0.0):
+                law = lup if (a if abs(a) >= abs(b) else b) > 0.0 else ldn
+                if law[0]:
+                    u1, u2, eq, moved, done = balanced_step(law[1], law[2], law[3], law[4], law[5], law[6], law[7],
+                                                            min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), a, b,
+                                                            T[q], cap)
+                    ns = 0
+                    code = PATH_EXACT if moved else PATH_FROZEN
+            if not done:
+                u1, u2, eq, ns, code = _pair_core(model, P, rp, rn, o1, o2, a, b, T[q], rtol, atol, cap, fast,
+                                                  (flags[kp] & 1) != 0, (flags[kn] & 1) != 0)
+            e += eq
+            tot += ns
+            if code == PATH_FROZEN:
+                dU[kp] = 0.0
+                dU[kn] = 0.0
+            else:
+                U[kp] = u1
+                dU[kp] = u1 - o1
+                if _switched(u1 - o1, switch_dx):
+                    U[kp], count[kp], flags[kp] = _worn(u1, count[kp] + 1, limit[kp], flags[kp], stuck_u)
+                U[kn] = u2
+                dU[kn] = u2 - o2
+                if _switched(u2 - o2, switch_dx):
+                    U[kn], count[kn], flags[kn] = _worn(u2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
+                if code == PATH_EXACT:
+                    n1 += 1
+                elif code == PATH_FALLBACK:
+                    n2 += 1
+                elif code == PATH_CERTIFIED:
+                    n4 += 1
+                else:
+                    n3 += 1
+            if c2c > 0.0:
+                if (flags[kp] & 3) == 0:
+                    U[kp] = min(max(U[kp] + dU[kp] * c2c * noise[q, j], 0.0), 1.0)
+                if (flags[kn] & 3) == 0:
+                    U[kn] = min(max(U[kn] + dU[kn] * c2c * noise[q, m + j], 0.0), 1.0)
+        energy[j] = e
+    return tot, n1, n2, n3, n4
+
+
+@njit(cache=True, parallel=True)
+def apply_pair_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
+                      atol, cap, fast, uniform, c2c, noise, energy, paths):
+    """A write pulse given as PWL pieces (v0[q] -> v1[q] over T[q], times sign[j] for pair j) through the
+    series pairs (pos[j], neg[j]) in one pass: the same as one :func:`apply_pairs_par` call per piece,
+    each followed by its cycle-to-cycle noise (``c2c`` = dx_c2c, ``noise`` of shape (pieces, 2·pairs),
+    drawn in the order those calls draw).  Energy per pair summed over the pieces; pairs per piece and
+    path code added to ``paths``; returns the integrator steps."""
+    lup, ldn = _uniform_laws(model, P, fast, uniform)
+    m = pos.size
+    nch = (m + PIECES_CHUNK - 1) // PIECES_CHUNK
+    tot = 0
+    c1 = 0
+    c2 = 0
+    c3 = 0
+    c4 = 0
+    for c in prange(nch):
+        ns, n1, n2, n3, n4 = _pieces_chunk(c * PIECES_CHUNK, min(m, (c + 1) * PIECES_CHUNK), model, P, U, dU, flags,
+                                       count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol, atol, cap,
+                                       fast, uniform, c2c, noise, energy, lup, ldn)
+        tot += ns
+        c1 += n1
+        c2 += n2
+        c3 += n3
+        c4 += n4
+    paths[1] += c1
+    paths[2] += c2
+    paths[3] += c3
+    paths[4] += c4
+    paths[0] += v0.size * m - c1 - c2 - c3 - c4
+    return tot
+
+
+@njit(cache=True)
+def apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
+                          atol, cap, fast, uniform, c2c, noise, energy, paths):
+    """Single-threaded :func:`apply_pair_pieces` for small arrays (no thread wake-up)."""
+    lup, ldn = _uniform_laws(model, P, fast, uniform)
+    tot, n1, n2, n3, n4 = _pieces_chunk(0, pos.size, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
+                                    sign, v0, v1, T, rtol, atol, cap, fast, uniform, c2c, noise, energy, lup, ldn)
+    paths[1] += n1
+    paths[2] += n2
+    paths[3] += n3
+    paths[4] += n4
+    paths[0] += v0.size * pos.size - n1 - n2 - n3 - n4
     return tot
 
 
@@ -1070,6 +1265,7 @@ def apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, i
     c1 = 0
     c2 = 0
     c3 = 0
+    c4 = 0
     for j in prange(n):
         ns, code = _single_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1,
                                T, mode, rtol, atol, cap, fast, energy)
@@ -1077,10 +1273,12 @@ def apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, i
         c1 += 1 if code == PATH_EXACT else 0
         c2 += 1 if code == PATH_FALLBACK else 0
         c3 += 1 if code == PATH_INTEGRATOR else 0
+        c4 += 1 if code == PATH_CERTIFIED else 0
     paths[1] += c1
     paths[2] += c2
     paths[3] += c3
-    paths[0] += n - c1 - c2 - c3
+    paths[4] += c4
+    paths[0] += n - c1 - c2 - c3 - c4
     return tot
 
 
@@ -1106,6 +1304,7 @@ def apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, po
     c1 = 0
     c2 = 0
     c3 = 0
+    c4 = 0
     for j in prange(pos.size):
         ns, code = _pair_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1,
                              T, rtol, atol, cap, fast, energy)
@@ -1113,24 +1312,29 @@ def apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, po
         c1 += 1 if code == PATH_EXACT else 0
         c2 += 1 if code == PATH_FALLBACK else 0
         c3 += 1 if code == PATH_INTEGRATOR else 0
+        c4 += 1 if code == PATH_CERTIFIED else 0
     paths[1] += c1
     paths[2] += c2
     paths[3] += c3
-    paths[0] += pos.size - c1 - c2 - c3
+    paths[4] += c4
+    paths[0] += pos.size - c1 - c2 - c3 - c4
     return tot
 
 
 @njit(cache=True)
 def resistances(model, P, U, flags, v_read, out):
+    """Resistance per device; one parameter row (P.shape[0] == 1) stands for every device."""
+    one = P.shape[0] == 1
     for k in range(U.size):
+        r = 0 if one else k
         if flags[k] & 2:
             out[k] = math.inf
         elif model == MODEL_YAKOPCIC:
             # v/i at the read voltage; at x = 0 (u = 1) the device carries no current: infinite
-            i = yak_current(P, k, U[k], v_read)
+            i = yak_current(P, r, U[k], v_read)
             out[k] = v_read / i if i != 0.0 else math.inf
         else:
-            out[k] = resistance(P, k, U[k])
+            out[k] = resistance(P, r, U[k])
 
 
 @njit(cache=True)

@@ -125,6 +125,7 @@ class CrossbarLayer(AnalogBlock):
         self._write_plan = None
         self._cache = None
         self._lines = None
+        self._write_idx_all = None  # write_pieces: device indices when every unit is written
         self._perturbation = None
         self._read_memo = None
 
@@ -685,36 +686,50 @@ class CrossbarLayer(AnalogBlock):
         m, k = write_calls(pcs, flat)
         topo = self.topology
         grounded = self.synapse_params.write_mid == "ground"
-        if m >= _PAR_PAIRS:  # large: the same calls, each on the multi-threaded device kernels
-            sel = np.flatnonzero(flat)
-            sign = flat[sel]
+        dx_dn, dx_up = arr.params.c2c_spreads()
+        # one pass per pair through all the pieces (DeviceArray.apply_pair_pieces): one pair per
+        # unit, a series write, and one cycle-to-cycle spread for both directions
+        one_pass = len(topo.write_pairs) == 1 and not topo.write_single and not grounded and dx_dn == dx_up
+        if m >= _PAR_PAIRS:  # large: the device kernels' multi-threaded twins, called from here
             U = self.n_units
+            if m == U:  # every unit written (the usual WSP update): the same index arrays each time
+                if self._write_idx_all is None:
+                    every = np.arange(U, dtype=np.int64)
+                    self._write_idx_all = ([(ps * U + every, ns * U + every) for ps, ns in topo.write_pairs],
+                                           [s_ * U + every for s_ in topo.write_single])
+                idx_pairs, idx_single = self._write_idx_all
+                sign = flat
+            else:
+                sel = np.flatnonzero(flat)
+                sign = flat[sel]
+                idx_pairs = [(ps * U + sel, ns * U + sel) for ps, ns in topo.write_pairs]
+                idx_single = [s_ * U + sel for s_ in topo.write_single]
+            live = [(float(wa), float(wb), float(T_)) for wa, wb, T_ in pcs if T_ > 0.0 and not (wa == 0.0 and wb == 0.0)]
             e = 0.0
-            for wa, wb, T_ in pcs:
-                if T_ <= 0.0 or (wa == 0.0 and wb == 0.0):
-                    continue
+            if one_pass and live:
+                e = float(arr.apply_pair_pieces(live, sign, *idx_pairs[0]).sum())
+            for wa, wb, T_ in (() if one_pass else live):
                 sa, sb = sign * wa, sign * wb
-                for ps, ns in topo.write_pairs:
+                for ip, inn in idx_pairs:
                     if grounded:  # middle node held at 0 V: each device gets half the pulse
-                        e += float(arr.apply_voltage(0.5 * sa, 0.5 * sb, float(T_), ps * U + sel).sum())
-                        e += float(arr.apply_voltage(-0.5 * sa, -0.5 * sb, float(T_), ns * U + sel).sum())
+                        e += float(arr.apply_voltage(0.5 * sa, 0.5 * sb, T_, ip).sum())
+                        e += float(arr.apply_voltage(-0.5 * sa, -0.5 * sb, T_, inn).sum())
                     else:
-                        e += float(arr.apply_pair(sa, sb, float(T_), ps * U + sel, ns * U + sel).sum())
-                for s_ in topo.write_single:
-                    e += float(arr.apply_voltage(sa, sb, float(T_), s_ * U + sel).sum())
+                        e += float(arr.apply_pair(sa, sb, T_, ip, inn).sum())
+                for i_ in idx_single:
+                    e += float(arr.apply_voltage(sa, sb, T_, i_).sum())
         else:
             plan = self._write_plan
             if plan is None:
                 plan = self._write_plan = (np.array([p for p, _ in topo.write_pairs], dtype=np.int64),
                                            np.array([n for _, n in topo.write_pairs], dtype=np.int64),
                                            np.array(topo.write_single, dtype=np.int64))
-            dx_dn, dx_up = arr.params.c2c_spreads()
             n_draw = k * m * (2 * plan[0].size + plan[2].size) if (dx_dn > 0 or dx_up > 0) else 0
             draws = arr.run_rng.standard_normal(n_draw) if n_draw else _NO_DRAWS
             e, calls = write_pieces_kernel(pcs, flat, self.n_units, plan[0], plan[1], plan[2], arr.model, arr.P,
                                            arr.U, arr.dU, arr.flags, arr.switch_count, arr._limit, arr._stuck_u,
                                            arr.params.switch_dx, arr.rtol, arr.atol, arr.rate_cap, arr.exact_flows,
-                                           arr.path_counts, dx_dn, dx_up, draws, grounded)
+                                           arr.path_counts, dx_dn, dx_up, draws, grounded, one_pass, arr._uniform)
             arr.version += calls
         if math.isfinite(self.device_params.retention_tau):
             arr.idle(total)

@@ -56,7 +56,8 @@ def _c2c(U, dU, flags, idx, dx_dn, dx_up, draws, d0):
 
 @njit(cache=True)
 def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model, P, U, dU, flags, count, limit,
-                        stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_dn, dx_up, draws, grounded):
+                        stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_dn, dx_up, draws, grounded, one_pass,
+                        uniform):
     """Apply the pulse ``pieces`` (rows ``v0, v1, seconds``) to the units with polarity
     ``pol[u]`` = ±1 (0 = not written) of one crossbar: per piece, each pair of slots
     (``pair_pos[p]``, ``pair_neg[p]``) through :func:`~components.devices.kernels.apply_pairs`,
@@ -66,7 +67,10 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
     du < 0, ``dx_up`` for the others (:meth:`components.devices.DeviceParams.c2c_spreads`).
     ``grounded`` (``synapse.params.write_mid = "ground"``): a pair's middle node is held at 0 V,
     so its positive device takes half the pulse and then its negative device minus half, each
-    a single-device call.  Returns ``(energy in J, device calls
+    a single-device call.  ``one_pass`` (one series pair per unit, no lone device, one spread for
+    both directions): each pair goes through all the pieces in one pass
+    (:func:`~components.devices.kernels.apply_pair_pieces_ser`; the same bits, ``uniform`` as
+    :class:`~components.devices.DeviceArray` says).  Returns ``(energy in J, device calls
     made)``.  (Serial device kernels only: a cached function that calls numba's parallel
     kernels crashes when loaded from the cache, so large pulses loop over the same calls in
     Python, :meth:`~components.synapses.CrossbarLayer.write_pieces`.)"""
@@ -108,6 +112,27 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
     calls = 0
     d = 0
     c2c = dx_dn > 0.0 or dx_up > 0.0
+    if one_pass:
+        k = 0
+        for r in range(pieces.shape[0]):
+            if pieces[r, 2] > 0.0 and not (pieces[r, 0] == 0.0 and pieces[r, 1] == 0.0):
+                k += 1
+        v0 = np.empty(k)
+        v1 = np.empty(k)
+        Tq = np.empty(k)
+        q = 0
+        for r in range(pieces.shape[0]):
+            if pieces[r, 2] > 0.0 and not (pieces[r, 0] == 0.0 and pieces[r, 1] == 0.0):
+                v0[q] = pieces[r, 0]
+                v1[q] = pieces[r, 1]
+                Tq[q] = pieces[r, 2]
+                q += 1
+        if k == 0:
+            return 0.0, 0
+        noise = draws.reshape((k, 2 * m)) if c2c else np.zeros((1, 1))
+        K.apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip[0], ineg[0], sign, v0,
+                                v1, Tq, rtol, atol, cap, fast, uniform, dx_dn, noise, energy, paths)
+        return energy.sum(), k
     for r in range(pieces.shape[0]):
         wa = pieces[r, 0]
         wb = pieces[r, 1]
