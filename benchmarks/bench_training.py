@@ -63,9 +63,10 @@ def chip_synthetic(n_in: int = 784, hidden: int = 100, n_out: int = 10, n_patter
             "training.baselines=[]", *extra]
     scn, _ = load("scenarios/digits.toml", sets)
     task = task_from_config(scn.data, scn.seed)
-    if warmup:  # compile / load the numba caches on a tiny chip first (not timed, small RSS)
+    if warmup:  # compile / load the numba caches on a small chip first (not timed, small RSS); 65x40 units
+        # take the large-array write paths too
         wsc, _ = load("scenarios/digits.toml", [s for s in sets if not s.startswith(("network.", "data.n_"))]
-                      + ["network.hidden=[2]", "data.n_inputs=2", "data.n_outputs=2", "data.n_patterns=3"])
+                      + ["network.hidden=[40]", "data.n_inputs=64", "data.n_outputs=2", "data.n_patterns=3"])
         TrainingRun(wsc, task=task_from_config(wsc.data, wsc.seed)).run()
     run = TrainingRun(scn, task=task)
     t = time.perf_counter()
