@@ -59,7 +59,7 @@ def write_cost(n_devices: int = 159020, width: float = 1e-6) -> None:
         kernels.apply_pair_pieces_ser(arr.model, arr.P, arr.U, arr.dU, arr.flags, arr.switch_count, arr._limit,
                                       arr._stuck_u, p.switch_dx, pos, neg, v, np.array([0.0, 1.0, 1.0]),
                                       np.array([1.0, 1.0, 0.0]), np.array([10e-9, width, 10e-9]), arr.rtol, arr.atol,
-                                      arr.rate_cap, True, arr._uniform, 0.0, np.zeros((1, 1)), energy,
+                                      arr.rate_cap, True, arr._uniform, 0.0, 0.0, np.zeros((1, 1)), energy,
                                       arr.path_counts)
 
     runs = {"1 apply_pair_pieces call": lambda: arr.apply_pair_pieces(pieces, v, pos, neg),

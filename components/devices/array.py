@@ -416,14 +416,14 @@ class DeviceArray:
         if v0.size == 0 or m == 0:
             return np.zeros(m)
         energy = np.empty(m)
-        c2c = float(self.params.dx_c2c)
-        noise = self.run_rng.standard_normal((v0.size, 2 * m)) if c2c > 0 else np.zeros((1, 1))
+        c2c_dn, c2c_up = (float(x) for x in self.params.c2c_spreads())
+        noise = self.run_rng.standard_normal((v0.size, 2 * m)) if self.params.dx_c2c > 0 else np.zeros((1, 1))
         par = m >= _PAR_MIN // 2 and self._pick.parallel()
         t0 = time.perf_counter()
         (K.apply_pair_pieces if par else K.apply_pair_pieces_ser)(
             self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
             self.params.switch_dx, pos, neg, sign, v0, v1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows,
-            self._uniform, c2c, noise, energy, self.path_counts)
+            self._uniform, c2c_dn, c2c_up, noise, energy, self.path_counts)
         if m >= _PAR_MIN // 2:
             self._pick.record(par, (time.perf_counter() - t0) / m)
         self.version += 1

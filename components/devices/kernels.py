@@ -1118,7 +1118,7 @@ PIECES_CHUNK = 512  # pairs per task of the parallel pulse kernel (one call per 
 
 @njit(cache=True)
 def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
-                  atol, cap, fast, uniform, c2c, noise, energy, lup, ldn):
+                  atol, cap, fast, uniform, c2c_dn, c2c_up, noise, energy, lup, ldn):
     """The PWL pieces q of one write pulse through pairs j0 <= j < j1 (voltage sign[j]·v0[q] -> sign[j]·v1[q]
     over T[q]), each piece exactly what one :func:`apply_pairs` call and its cycle-to-cycle draw do (a piece
     is one cycle: switching count, wear-out, c2c noise ``noise[q, j]`` / ``noise[q, m + j]`` for the + / −
@@ -1184,21 +1184,24 @@ def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_
                     n4 += 1
                 else:
                     n3 += 1
-            if c2c > 0.0:
+            if c2c_dn > 0.0 or c2c_up > 0.0:  # the spread of a change with du < 0, and of the others
                 if (flags[kp] & 3) == 0:
-                    U[kp] = min(max(U[kp] + dU[kp] * c2c * noise[q, j], 0.0), 1.0)
+                    s = c2c_dn if dU[kp] < 0.0 else c2c_up
+                    U[kp] = min(max(U[kp] + dU[kp] * s * noise[q, j], 0.0), 1.0)
                 if (flags[kn] & 3) == 0:
-                    U[kn] = min(max(U[kn] + dU[kn] * c2c * noise[q, m + j], 0.0), 1.0)
+                    s = c2c_dn if dU[kn] < 0.0 else c2c_up
+                    U[kn] = min(max(U[kn] + dU[kn] * s * noise[q, m + j], 0.0), 1.0)
         energy[j] = e
     return tot, n1, n2, n3, n4
 
 
 @njit(cache=True, parallel=True)
 def apply_pair_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
-                      atol, cap, fast, uniform, c2c, noise, energy, paths):
+                      atol, cap, fast, uniform, c2c_dn, c2c_up, noise, energy, paths):
     """A write pulse given as PWL pieces (v0[q] -> v1[q] over T[q], times sign[j] for pair j) through the
     series pairs (pos[j], neg[j]) in one pass: the same as one :func:`apply_pairs_par` call per piece,
-    each followed by its cycle-to-cycle noise (``c2c`` = dx_c2c, ``noise`` of shape (pieces, 2·pairs),
+    each followed by its cycle-to-cycle noise (``c2c_dn``/``c2c_up``: the relative spread of a state
+    change with du < 0 / of the others, DeviceParams.c2c_spreads; ``noise`` of shape (pieces, 2·pairs),
     drawn in the order those calls draw).  Energy per pair summed over the pieces; pairs per piece and
     path code added to ``paths``; returns the integrator steps."""
     lup, ldn = _uniform_laws(model, P, fast, uniform)
@@ -1212,7 +1215,7 @@ def apply_pair_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
     for c in prange(nch):
         ns, n1, n2, n3, n4 = _pieces_chunk(c * PIECES_CHUNK, min(m, (c + 1) * PIECES_CHUNK), model, P, U, dU, flags,
                                        count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol, atol, cap,
-                                       fast, uniform, c2c, noise, energy, lup, ldn)
+                                       fast, uniform, c2c_dn, c2c_up, noise, energy, lup, ldn)
         tot += ns
         c1 += n1
         c2 += n2
@@ -1228,11 +1231,12 @@ def apply_pair_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
 
 @njit(cache=True)
 def apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
-                          atol, cap, fast, uniform, c2c, noise, energy, paths):
+                          atol, cap, fast, uniform, c2c_dn, c2c_up, noise, energy, paths):
     """Single-threaded :func:`apply_pair_pieces` for small arrays (no thread wake-up)."""
     lup, ldn = _uniform_laws(model, P, fast, uniform)
     tot, n1, n2, n3, n4 = _pieces_chunk(0, pos.size, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
-                                    sign, v0, v1, T, rtol, atol, cap, fast, uniform, c2c, noise, energy, lup, ldn)
+                                    sign, v0, v1, T, rtol, atol, cap, fast, uniform, c2c_dn, c2c_up, noise, energy, lup,
+                                    ldn)
     paths[1] += n1
     paths[2] += n2
     paths[3] += n3

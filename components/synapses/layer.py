@@ -688,8 +688,8 @@ class CrossbarLayer(AnalogBlock):
         grounded = self.synapse_params.write_mid == "ground"
         dx_dn, dx_up = arr.params.c2c_spreads()
         # one pass per pair through all the pieces (DeviceArray.apply_pair_pieces): one pair per
-        # unit, a series write, and one cycle-to-cycle spread for both directions
-        one_pass = len(topo.write_pairs) == 1 and not topo.write_single and not grounded and dx_dn == dx_up
+        # unit and a series write
+        one_pass = len(topo.write_pairs) == 1 and not topo.write_single and not grounded
         if m >= _PAR_PAIRS:  # large: the device kernels' multi-threaded twins, called from here
             U = self.n_units
             if m == U:  # every unit written (the usual WSP update): the same index arrays each time

@@ -67,8 +67,8 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
     du < 0, ``dx_up`` for the others (:meth:`components.devices.DeviceParams.c2c_spreads`).
     ``grounded`` (``synapse.params.write_mid = "ground"``): a pair's middle node is held at 0 V,
     so its positive device takes half the pulse and then its negative device minus half, each
-    a single-device call.  ``one_pass`` (one series pair per unit, no lone device, one spread for
-    both directions): each pair goes through all the pieces in one pass
+    a single-device call.  ``one_pass`` (one series pair per unit, no lone device): each pair goes
+    through all the pieces in one pass
     (:func:`~components.devices.kernels.apply_pair_pieces_ser`; the same bits, ``uniform`` as
     :class:`~components.devices.DeviceArray` says).  Returns ``(energy in J, device calls
     made)``.  (Serial device kernels only: a cached function that calls numba's parallel
@@ -131,7 +131,7 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
             return 0.0, 0
         noise = draws.reshape((k, 2 * m)) if c2c else np.zeros((1, 1))
         K.apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip[0], ineg[0], sign, v0,
-                                v1, Tq, rtol, atol, cap, fast, uniform, dx_dn, noise, energy, paths)
+                                v1, Tq, rtol, atol, cap, fast, uniform, dx_dn, dx_up, noise, energy, paths)
         return energy.sum(), k
     for r in range(pieces.shape[0]):
         wa = pieces[r, 0]
