@@ -21,6 +21,12 @@ from ..devices import kernels as K
 
 
 @njit(cache=True)
+def _drives(pieces, r):
+    """Piece r drives the devices: it lasts and is not 0 V throughout."""
+    return pieces[r, 2] > 0.0 and not (pieces[r, 0] == 0.0 and pieces[r, 1] == 0.0)
+
+
+@njit(cache=True)
 def write_calls(pieces, pol):
     """Number of device calls per topology slot group a pulse makes: (selected units, pieces that
     drive).  A piece drives when it lasts and is not 0 V throughout."""
@@ -30,7 +36,7 @@ def write_calls(pieces, pol):
             m += 1
     k = 0
     for r in range(pieces.shape[0]):
-        if pieces[r, 2] > 0.0 and not (pieces[r, 0] == 0.0 and pieces[r, 1] == 0.0):
+        if _drives(pieces, r):
             k += 1
     return m, k
 
@@ -113,16 +119,13 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
     d = 0
     c2c = dx_dn > 0.0 or dx_up > 0.0
     if one_pass:
-        k = 0
-        for r in range(pieces.shape[0]):
-            if pieces[r, 2] > 0.0 and not (pieces[r, 0] == 0.0 and pieces[r, 1] == 0.0):
-                k += 1
+        k = write_calls(pieces, pol)[1]
         v0 = np.empty(k)
         v1 = np.empty(k)
         Tq = np.empty(k)
         q = 0
         for r in range(pieces.shape[0]):
-            if pieces[r, 2] > 0.0 and not (pieces[r, 0] == 0.0 and pieces[r, 1] == 0.0):
+            if _drives(pieces, r):
                 v0[q] = pieces[r, 0]
                 v1[q] = pieces[r, 1]
                 Tq[q] = pieces[r, 2]
@@ -134,11 +137,11 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
                                 v1, Tq, rtol, atol, cap, fast, uniform, dx_dn, dx_up, noise, energy, paths)
         return energy.sum(), k
     for r in range(pieces.shape[0]):
+        if not _drives(pieces, r):
+            continue
         wa = pieces[r, 0]
         wb = pieces[r, 1]
         T = pieces[r, 2]
-        if T <= 0.0 or (wa == 0.0 and wb == 0.0):
-            continue
         for j in range(m):
             sa[j] = sign[j] * wa
             sb[j] = sign[j] * wb
