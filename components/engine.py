@@ -1192,15 +1192,22 @@ class AnalogEngine:
         (``(v0, v1, seconds)``, :meth:`components.pulses.PulseGenerator.play_at_once`), in one go:
         the steps of :meth:`begin_write`, the write line's segments and :meth:`end_write` (the
         neurons, disconnected, integrated over the pulse; the devices written; the crossbars
-        reconnected).  The caller waits ``duration`` ticks; check :meth:`can_fuse` first."""
-        self.begin_write(pol_flat)
-        self._write_seg = None
+        reconnected).  ``pol_flat``: physical polarity codes +1/-1/0 per synapse (reference order).
+        The caller waits ``duration`` ticks; check :meth:`can_fuse` first."""
+        self.advance_to(self.env.now)
+        self.writing[:] = True
         self._gather()  # as the advance at the pulse's end does first (a read may have moved devices)
         self._integrate(duration * TICK)
         self.t_state = self.env.now + duration
-        self._pending = list(pieces)
-        self.flush_writes()
-        self._write_pol = None
+        pcs = np.array(pieces, dtype=float).reshape(-1, 3)
+        pol = np.asarray(pol_flat, dtype=float)
+        k = 0
+        for l, xb in enumerate(self.xbars):
+            n = xb.n_units
+            self.e_write += xb.write_for_engine(pcs, pol[k: k + n])
+            k += n
+            if self._endurance[l]:
+                self._check_wearout(l)
         self.writing[:] = False
         self._gather()
         self.fused["pulses"] += 1

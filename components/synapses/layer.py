@@ -33,7 +33,7 @@ _NO_DRAWS = np.zeros(0)
 _PAR_PAIRS = _PAR_MIN // 2
 
 from . import topologies as T
-from .writes import snap_polarity, write_calls, write_pieces_kernel
+from .writes import snap_polarity, write_calls, write_pieces_kernel, write_then_state
 from .lines import LineNetwork
 from .params import SynapseParams
 
@@ -123,6 +123,7 @@ class CrossbarLayer(AnalogBlock):
         self._h_hint = {"read": math.inf, "write": math.inf}
         self._cache_key = None
         self._write_plan = None
+        self._fast_write = None  # write_for_engine's constants (topology plan, unit terms)
         self._cache = None
         self._lines = None
         self._write_idx_all = None  # write_pieces: device indices when every unit is written
@@ -249,21 +250,27 @@ class CrossbarLayer(AnalogBlock):
             G = self._lines.gain()
             gsrc = usrc.sum(axis=0)
         else:  # one compiled call: conductances, unit terms, column source conductances
-            k, n_in, n_out = self.topology.n_dev, self.n_in, self.n_out
-            g = np.empty(k * n_in * n_out)
-            G, usrc = np.empty((n_in, n_out)), np.empty((n_in, n_out))
-            dvc = np.empty((k, n_in, n_out))
-            Q, amax, amin, gsrc = np.empty(n_in), np.empty(n_in), np.empty(n_in), np.empty(n_out)
+            bufs = self._state_buffers()
             T._state_terms(arr.model, arr.P, arr.U, arr.flags, arr.params.v_read, T.UNIT_CODES[sp_.unit],
-                           float(sp_.r_in), float(self.g_ref or 0.0), bool(sp_.buffer), bool(by_current), g, G, usrc,
-                           dvc, Q, amax, amin, gsrc)
-            g = g.reshape(k, n_in, n_out)
+                           float(sp_.r_in), float(self.g_ref or 0.0), bool(sp_.buffer), bool(by_current), *bufs)
+            return self._keep_state(*bufs)
+        return self._keep_state(g, G, usrc, dvc, Q, amax, amin, gsrc)
+
+    def _state_buffers(self):
+        """Fresh ``(g, G, usrc, dvc, Q, amax, amin, gsrc)`` for :func:`topologies._state_terms`."""
+        k, n_in, n_out = self.topology.n_dev, self.n_in, self.n_out
+        return (np.empty(k * n_in * n_out), np.empty((n_in, n_out)), np.empty((n_in, n_out)), np.empty((k, n_in, n_out)),
+                np.empty(n_in), np.empty(n_in), np.empty(n_in), np.empty(n_out))
+
+    def _keep_state(self, g, G, usrc, dvc, Q, amax, amin, gsrc):
+        """Cache the read state just computed for the devices' present version."""
+        arr = self.device_array
         self._terms = (usrc, dvc, Q, amax, amin)
         if self._perturbation is not None:
             # Electrically injected perturbation: each unit adds dW·(dG/dw); for the pair,
             # dG/dw is the unit's Norton conductance (1/R_in when buffered).
             G = G + self._perturbation * usrc
-        self._cache = (g, G, gsrc)
+        self._cache = (g.reshape(self.topology.n_dev, self.n_in, self.n_out), G, gsrc)
         self._cache_key = (arr, arr.version)
         return self._cache
 
@@ -664,6 +671,49 @@ class CrossbarLayer(AnalogBlock):
         e = self._write_piece(float(v0), float(v1), T_, self._polarity_array(polarity))
         if self._net_out is not None and not self._writing:
             self._publish()
+        return e
+
+    def write_for_engine(self, pcs: np.ndarray, flat: np.ndarray) -> float:
+        """The chip engine's write of one whole pulse: :meth:`write_pieces` with the pieces as an
+        array (rows ``v0, v1, seconds``) and the polarity codes already ±1/0 (flat), the engine
+        having brought everything up to now.  Where the crossbar is small, has ideal lines and no
+        retention, the write and the new read state are one compiled call; otherwise
+        :meth:`write_pieces`.  Returns the energy (J)."""
+        arr = self.device_array
+        if (self._lines is not None or self.n_units >= _PAR_PAIRS or math.isfinite(self.device_params.retention_tau)
+                or arr is None):
+            return self.write_pieces(pcs, flat.reshape(self.n_in, self.n_out))
+        fx = self._fast_write
+        if fx is None:
+            topo, sp_ = self.topology, self.synapse_params
+            plan = (np.array([p for p, _ in topo.write_pairs], dtype=np.int64),
+                    np.array([n for _, n in topo.write_pairs], dtype=np.int64),
+                    np.array(topo.write_single, dtype=np.int64))
+            grounded = sp_.write_mid == "ground"
+            one_pass = len(topo.write_pairs) == 1 and not topo.write_single and not grounded
+            by_current = self._thresholds is not None and self._thresholds[2]
+            fx = self._fast_write = (plan, grounded, one_pass, T.UNIT_CODES[sp_.unit], float(sp_.r_in),
+                                     float(self.g_ref or 0.0), bool(sp_.buffer), bool(by_current))
+        plan, grounded, one_pass, code, r_in, g_ref, buffered, by_current = fx
+        dx_dn, dx_up = arr.params.c2c_spreads()
+        draws = _NO_DRAWS
+        if dx_dn > 0 or dx_up > 0:
+            m, k = write_calls(pcs, flat)
+            n_draw = k * m * (2 * plan[0].size + plan[2].size)
+            if n_draw:
+                draws = arr.run_rng.standard_normal(n_draw)
+        bufs = self._state_buffers()
+        e, calls = write_then_state(pcs, flat, self.n_units, plan[0], plan[1], plan[2], arr.model, arr.P, arr.U, arr.dU,
+                                    arr.flags, arr.switch_count, arr._limit, arr._stuck_u, arr.params.switch_dx,
+                                    arr.rtol, arr.atol, arr.rate_cap, arr.exact_flows, arr.path_counts, dx_dn, dx_up,
+                                    draws, grounded, one_pass, arr._uniform, arr.params.v_read, code, r_in, g_ref,
+                                    buffered, by_current, *bufs)
+        if calls < 0:  # no unit selected: the pulse passes the devices by
+            arr.idle(float(pcs[:, 2].sum()))
+            return 0.0
+        arr.version += calls
+        self._keep_state(*bufs)
+        self.energy_write_j += e
         return e
 
     def write_pieces(self, pieces, polarity) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from ..devices import kernels as K
+from .topologies import _state_terms
 
 
 @njit(cache=True)
@@ -179,4 +180,22 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
             if c2c:
                 _c2c(U, dU, flags, isg[s], dx_dn, dx_up, draws, d)
                 d += m
+    return e, calls
+
+
+@njit(cache=True)
+def write_then_state(pieces, pol, n_units, pair_pos, pair_neg, single, model, P, U, dU, flags, count, limit, stuck_u,
+                     switch_dx, rtol, atol, cap, fast, paths, dx_dn, dx_up, draws, grounded, one_pass, uniform, v_read,
+                     code, r_in, g_ref, buffered, by_current, g, G, usrc, dvc, Q, amax, amin, gsrc):
+    """:func:`write_pieces_kernel`, then the crossbar's new read state
+    (:func:`components.synapses.topologies._state_terms` into ``g`` .. ``gsrc``), in one call:
+    what a chip's write pulse does to a crossbar (ideal lines).  Returns ``(energy, calls)``, or
+    ``(0, -1)`` having done nothing when no unit is selected."""
+    if write_calls(pieces, pol)[0] == 0:
+        return 0.0, -1
+    e, calls = write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model, P, U, dU, flags, count,
+                                   limit, stuck_u, switch_dx, rtol, atol, cap, fast, paths, dx_dn, dx_up, draws,
+                                   grounded, one_pass, uniform)
+    _state_terms(model, P, U, flags, v_read, code, r_in, g_ref, buffered, by_current, g, G, usrc, dvc, Q, amax, amin,
+                 gsrc)
     return e, calls
