@@ -254,10 +254,16 @@ class PulseGenerator(Component):
         return info, [pc for pc, n in zip(pieces, (self._rise, width, self._fall)) if n > 0]
 
     def _account(self, width: int, nominal: int, levels: np.ndarray) -> None:
-        self.ctx.log("pulse", width_ticks=width, width_nominal_ticks=nominal, rise_ticks=self._rise,
-                     fall_ticks=self._fall, amplitude=levels)
+        ctx = self.ctx
+        if "pulse" not in ctx.sim.muted_kinds:  # (a training run mutes them: one per pattern)
+            ctx.log("pulse", width_ticks=width, width_nominal_ticks=nominal, rise_ticks=self._rise,
+                    fall_ticks=self._fall, amplitude=levels)
         self.n_pulses += 1
-        self.energy_j += float(self.params.c_load * np.sum(levels * levels))
+        if levels.size == 1:
+            a = float(levels[0])
+            self.energy_j += float(self.params.c_load) * (a * a)
+        else:
+            self.energy_j += float(self.params.c_load * np.sum(levels * levels))
 
     def _play(self, width: int, nominal: int, levels: np.ndarray):
         env, out = self.ctx.env, self._out

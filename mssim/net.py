@@ -126,6 +126,10 @@ class Net:
         # Fast path (hot): an already-frozen float64 vector of the right size is shared, not copied.
         if type(value) is np.ndarray and not value.flags.writeable and value.dtype == np.float64 and value.shape == (self.size,):
             return value
+        if self.size == 1 and type(value) is float:  # a scalar on a one-wire net (decisions, widths)
+            arr = np.array((value,))
+            arr.flags.writeable = False
+            return arr
         arr = np.array(value, dtype=np.float64)
         if arr.ndim == 0:
             arr = np.full(self.size, float(arr))
