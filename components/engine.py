@@ -69,6 +69,10 @@ ACT_CODES = {"rails": 0, "tanh": 1, "clip": 2, "linear": 3}
 DISTURB_LOG = 1e-3
 #: At most this many device indices per event-log entry.
 MAX_LOGGED = 20
+# The integrator and every function it calls per sub-step are compiled without numba's reference
+# counting (``_nrt=False``; they allocate nothing: scratch space is the engine's work buffer).
+# Otherwise each call increments and decrements every array argument's reference count with
+# atomic instructions: 15 % of a training run's time, measured with perf on Iris.
 #: The local error target of a sub-step grows by up to this factor with the damping left until
 #: the interval's end (errors made early in a transient decay before anything samples them).
 DAMP_CAP = 1000.0
@@ -93,7 +97,7 @@ def _act(x, code, vsat):
 _clip = clip1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _static_j(y, po, n_out, act_c, vsat, sgn, d, ep, off_sub, o):
     """Settled J (V) of the error circuit for op-amp outputs y[po:po+n_out] and targets d
     (:func:`components.errorcircuits.error_j` of the activated outputs; ``o`` is a work buffer)."""
@@ -102,7 +106,7 @@ def _static_j(y, po, n_out, act_c, vsat, sgn, d, ep, off_sub, o):
     return error_j(o, d, ep, off_sub)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _currents_from(l, v, y_off, n_l, n_in_l, G, G_off, writing, vbias, out):
     """Short-circuit currents into layer l (> 0) from the attenuated outputs ``v`` of layer l-1."""
     n = n_l[l]
@@ -157,10 +161,10 @@ def _lag_factor(h, tau):
     return 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf, slew, lo,
                hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, holding, shp, sup, acc, rec, rec_n,
-               reset_acc):
+               reset_acc, wk):
     """Advance every analog state by T seconds under constant external inputs.
 
     ``state`` = [yj, ysh]; ``ep``/``shp`` pack the error-circuit and sample-and-hold parameters;
@@ -186,24 +190,28 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
     """
     L = n_l.shape[0]
     n_tot = y.shape[0]
-    y_start = np.empty(n_tot)
-    v_a = np.empty(n_tot)  # attenuated activated outputs at the sub-step start
-    v_b = np.empty(n_tot)  # ... at its end
+    w = n_tot + 1  # the work buffer ``wk`` (WK_ROWS rows of n_tot + 1, AnalogEngine._wk): rows 0-8 here
+    y_start = wk[0: n_tot]
+    v_a = wk[w: w + n_tot]  # attenuated activated outputs at the sub-step start
+    v_b = wk[2 * w: 2 * w + n_tot]  # ... at its end
     nmax = 0
     for l in range(L):
         if n_l[l] > nmax:
             nmax = n_l[l]
-    cur = np.empty(nmax)
-    cur_a = np.empty(nmax)
-    slope = np.zeros(n_tot + 1)  # target slopes of the previous sub-step (neurons, then J)
-    curv = np.zeros(n_tot + 1)  # and their curvature estimates
+    cur = wk[3 * w: 3 * w + nmax]
+    cur_a = wk[4 * w: 4 * w + nmax]
+    slope = wk[5 * w: 6 * w]  # target slopes of the previous sub-step (neurons, then J)
+    curv = wk[6 * w: 7 * w]  # and their curvature estimates
+    for q in range(w):
+        slope[q] = 0.0
+        curv[q] = 0.0
     h_prev = 0.0
     tau_j, slew_j, lo_j, hi_j = ep[8], ep[9], ep[10], ep[11]
     tau_acq, droop, sh_lo, sh_hi = shp[0], shp[1], shp[2], shp[3]
     last = L - 1
     po_last = y_off[last]
-    cur0 = np.empty(n_l[0])
-    obuf = np.empty(n_l[last])
+    cur0 = wk[7 * w: 7 * w + n_l[0]]
+    obuf = wk[8 * w: 8 * w + n_l[last]]
     for j in range(n_l[0]):
         cur0[j] = 0.0 if writing[0] else I0[j]
     for l in range(last):
@@ -378,7 +386,7 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
     return steps
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _reads(T, v0, n_l, n_in_l, y_off, row_off, Q, amax, amin, mode, up, dn, acc, vbias, e_read, need):
     """Read energy of every crossbar over an interval of T seconds, and whether a device may have
     moved.  Layer 0 read the constant row voltages v0; layer l > 0 the previous layer's attenuated
@@ -424,9 +432,9 @@ def _reads(T, v0, n_l, n_in_l, y_off, row_off, Q, amax, amin, mode, up, dn, acc,
             e_read[l] += e
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat, sgn, scale, stuck, noise, d, ep,
-              off_sub, n_err):
+              off_sub, n_err, wk):
     """Change of the sampled J (V) when every op-amp output carries the draw ``noise`` (one per
     neuron, then ``n_err`` for the error circuit's summer) at the sampling instant.
 
@@ -437,7 +445,8 @@ def _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat
     """
     L = n_l.shape[0]
     n_tot = y.shape[0]
-    yn = np.empty(n_tot)
+    w = n_tot + 1  # rows 10 and 11 of the work buffer
+    yn = wk[10 * w: 10 * w + n_tot]
     for q in range(n_tot):
         yn[q] = y[q]
     for l in range(L):
@@ -461,7 +470,7 @@ def _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat
             else:
                 yn[q] = _clip(yn[q] + noise[q], lo[l], hi[l])
     last = L - 1
-    obuf = np.empty(n_l[last])
+    obuf = wk[11 * w: 11 * w + n_l[last]]
     j0 = _static_j(y, y_off[last], n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub, obuf)
     j1 = _static_j(yn, y_off[last], n_l[last], act[last], vsat[last], sgn[last], d, ep, off_sub, obuf)
     return j1 - j0 + n_err
@@ -551,7 +560,7 @@ def _min_positive(t):
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _first_currents(v, G, n_in, n_out, out):
     for j in range(n_out):
         s = 0.0
@@ -560,7 +569,7 @@ def _first_currents(v, G, n_in, n_out, out):
         out[j] = s
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _read_bound_ok(v0a, v0b, n_l, n_in_l, y_off, row_off, amax, amin, mode, up, dn, act, vsat, lo, hi, scale, vbias,
                    stuck):
     """True when no read over the next intervals can need the devices integrated: no layer in
@@ -603,11 +612,11 @@ def _read_bound_ok(v0a, v0b, n_l, n_in_l, y_off, row_off, amax, amin, mode, up, 
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_pert0, draws, noisy, noise_sigma,
                 err_noise, pedestal, sh_offset, n_l, n_in_l, y_off, row_off, G, G_base, usrc, G_off, writing, I0, v0, y,
                 k, tau, ng, off, stuck, rf, slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, shp,
-                sup, acc, rec, rec_n, Q, amax, amin, mode, up, dn, e_read, need, out):
+                sup, acc, rec, rec_n, Q, amax, amin, mode, up, dn, e_read, need, out, wk):
     """One WSP measurement in one call, by the engine's own steps in the order the controller's
     events take them: the interval since the last event under the old inputs (integration and
     reads), the new row voltages ``v_new`` and targets ``d_new`` (with the perturbation ``pert0``
@@ -624,7 +633,7 @@ def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_
         h = T_gap if h_max_of == math.inf else h_max_of
         steps += _integrate(T_gap, h, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf,
                             slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, False, shp, sup, acc,
-                            rec, rec_n, True)
+                            rec, rec_n, True, wk)
         _reads(T_gap, v0, n_l, n_in_l, y_off, row_off, Q, amax, amin, mode, up, dn, acc, vbias, e_read, need)
     for i in range(v0.shape[0]):
         v0[i] = v_new[i]
@@ -637,25 +646,25 @@ def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_
     h = T_settle if h_max_of == math.inf else h_max_of
     steps += _integrate(T_settle, h, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf,
                         slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, False, shp, sup, acc, rec,
-                        rec_n, True)
+                        rec_n, True, wk)
     _reads(T_settle, v0, n_l, n_in_l, y_off, row_off, Q, amax, amin, mode, up, dn, acc, vbias, e_read, need)
     out[2] = steps
     if not math.isfinite(state[0]):
         return 1
-    nz = np.empty(n_tot)
+    nz = wk[9 * (n_tot + 1): 9 * (n_tot + 1) + n_tot]
     dj = 0.0
     if noisy:
         for q in range(n_tot):
             nz[q] = draws[q] * noise_sigma[q]
         dj = _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat, sgn, scale, stuck, nz, d,
-                       ep, off_sub, draws[n_tot] * err_noise)
+                       ep, off_sub, draws[n_tot] * err_noise, wk)
     state[1] = min(max(state[1] + dj + pedestal, shp[2]), shp[3])
     for i in range(G.shape[0]):
         G[i] = pert1[i] * usrc[i] + G_base[i]
     _first_currents(v0, G[:nG0], n_in0, n0, I0)
     steps += _integrate(T_settle, h, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf,
                         slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, True, shp, sup, acc, rec,
-                        rec_n, True)
+                        rec_n, True, wk)
     _reads(T_settle, v0, n_l, n_in_l, y_off, row_off, Q, amax, amin, mode, up, dn, acc, vbias, e_read, need)
     out[2] = steps
     dj = 0.0
@@ -664,7 +673,7 @@ def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_
         for q in range(n_tot):
             nz[q] = draws[b + q] * noise_sigma[q]
         dj = _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat, sgn, scale, stuck, nz, d,
-                       ep, off_sub, draws[b + n_tot] * err_noise)
+                       ep, off_sub, draws[b + n_tot] * err_noise, wk)
     j = state[0] + dj
     if not math.isfinite(j):
         out[0] = j
@@ -685,37 +694,41 @@ def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_
 # (~75 ns apiece), which was a third of a training pattern's Python time.
 F_NAMES = ("G", "G_base", "usrc", "I0", "v0", "y", "k", "tau", "ng", "off", "stuck", "rf", "slew", "lo", "hi", "vsat",
            "sgn", "scale", "d", "ep", "off_sub", "state", "shp", "sup", "Q", "amax", "amin", "th_up", "th_dn",
-           "e_read", "noise_sigma", "loop_src", "acc")
+           "e_read", "noise_sigma", "loop_src", "acc", "_wk")
 I_NAMES = ("n_l", "n_in_l", "y_off", "row_off", "G_off", "act", "mode", "_need", "_rec_n")
 B_NAMES = ("writing", "loop_set")
 _NF = len(F_NAMES)
+#: The compiled calls' work buffer has this many rows of n_tot + 1 (:func:`_integrate` rows 0-8,
+#: :func:`_sample_two` row 9, :func:`_noise_dj` rows 10-11): nothing is allocated per call.
+WK_ROWS = 12
 _NI = len(I_NAMES)
 
 
-@njit(cache=True)
+# Views of the arenas by slot (inlined into the callers, which run without reference counting).
+@njit(inline="always")
 def _fv(F, lay, i):
     return F[lay[2 * i]: lay[2 * i + 1]]
 
 
-@njit(cache=True)
+@njit(inline="always")
 def _iv(I, lay, i):
     j = _NF + i
     return I[lay[2 * j]: lay[2 * j + 1]]
 
 
-@njit(cache=True)
+@njit(inline="always")
 def _bv(B, lay, i):
     j = _NF + _NI + i
     return B[lay[2 * j]: lay[2 * j + 1]]
 
 
-@njit(cache=True)
+@njit(inline="always")
 def _acc(F, lay):
     a = _fv(F, lay, 32)
     return a.reshape((5, a.size // 5))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _integrate_p(F, I, B, lay, T, h_max, tol, holding, vbias, rec, reset_acc):
     """:func:`_integrate` on the packed engine arrays."""
     return _integrate(T, h_max, tol, _iv(I, lay, 0), _iv(I, lay, 1), _iv(I, lay, 2), _fv(F, lay, 0), _iv(I, lay, 4),
@@ -723,10 +736,10 @@ def _integrate_p(F, I, B, lay, T, h_max, tol, holding, vbias, rec, reset_acc):
                       _fv(F, lay, 9), _fv(F, lay, 10), _fv(F, lay, 11), _fv(F, lay, 12), _fv(F, lay, 13),
                       _fv(F, lay, 14), _iv(I, lay, 5), _fv(F, lay, 15), _fv(F, lay, 16), _fv(F, lay, 17), vbias,
                       _fv(F, lay, 18), _fv(F, lay, 19), _fv(F, lay, 20), _fv(F, lay, 21), holding, _fv(F, lay, 22),
-                      _fv(F, lay, 23), _acc(F, lay), rec, _iv(I, lay, 8), reset_acc)
+                      _fv(F, lay, 23), _acc(F, lay), rec, _iv(I, lay, 8), reset_acc, _fv(F, lay, 33))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _read_bound_ok_p(F, I, lay, v, vbias):
     """:func:`_read_bound_ok` on the packed engine arrays (present row voltages, then ``v``)."""
     return _read_bound_ok(_fv(F, lay, 4), v, _iv(I, lay, 0), _iv(I, lay, 1), _iv(I, lay, 2), _iv(I, lay, 3),
@@ -735,7 +748,7 @@ def _read_bound_ok_p(F, I, lay, v, vbias):
                           _fv(F, lay, 10))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sample_two_p(F, I, B, lay, check, T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_pert0, draws,
                   noisy, err_noise, pedestal, sh_offset, vbias, rec, out):
     """:func:`_sample_two` on the packed engine arrays; with ``check``, first
@@ -751,10 +764,10 @@ def _sample_two_p(F, I, B, lay, check, T_gap, T_settle, h_max_of, tol, v_new, d_
                        _fv(F, lay, 16), _fv(F, lay, 17), vbias, _fv(F, lay, 18), _fv(F, lay, 19), _fv(F, lay, 20),
                        _fv(F, lay, 21), _fv(F, lay, 22), _fv(F, lay, 23), _acc(F, lay), rec, _iv(I, lay, 8),
                        _fv(F, lay, 24), _fv(F, lay, 25), _fv(F, lay, 26), _iv(I, lay, 6), _fv(F, lay, 27),
-                       _fv(F, lay, 28), _fv(F, lay, 29), _iv(I, lay, 7), out)
+                       _fv(F, lay, 28), _fv(F, lay, 29), _iv(I, lay, 7), out, _fv(F, lay, 33))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _refresh_layer_p(F, I, B, lay, l, G, usrc, gsrc, Q, amax, amin, has_q, has_ext, rf, a0, gbw):
     """:func:`_refresh_layer` on the packed engine arrays; then, when the loop constants changed,
     the present inputs' first-layer currents are refreshed by the caller."""
@@ -895,6 +908,7 @@ class AnalogEngine:
         self.pert: np.ndarray | None = None
         self._pending: list = []
         self._advancing = False
+        self._wk = np.zeros(WK_ROWS * (n_tot + 1))
         self._pack()
         wnet = chip.sim.net("writer.out")
         wnet.on_before_change(self._on_write_net_before)
@@ -1222,7 +1236,8 @@ class AnalogEngine:
         noise = draws[: self.n_tot] * self.noise_sigma
         return float(_noise_dj(self.n_l, self.n_in_l, self.y_off, self.G, self.G_off, self.writing, self.y, self.k,
                                self.rf, self.lo, self.hi, self.act, self.vsat, self.sgn, self.scale, self.stuck,
-                               noise, self.d, self.ep, self.off_sub, draws[self.n_tot] * self.err_noise))
+                               noise, self.d, self.ep, self.off_sub, draws[self.n_tot] * self.err_noise,
+                               self._wk))
 
     def _check_finite(self, j: float, what: str, at: int | None = None) -> None:
         """Stop with a SimulationError naming the first block and index that went non-finite."""

@@ -50,7 +50,7 @@ def _check_opamp(owner: str, value) -> None:
         raise field_error(owner, "opamp", "must be an OpAmpParams", value, "use OpAmpParams(...) or OpAmpParams.ideal()")
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # called per integrator sub-step: no reference counting
 def error_j(o, d, ep, off_sub):
     """Settled J (V) of the error circuit (unclipped at the summing amplifier's output).
 

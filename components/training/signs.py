@@ -14,15 +14,29 @@ class StreamSigns:
     """Signs from a seeded NumPy stream: ``rng.integers(0, 2, n) * 2 - 1``.
 
     This is exactly the convention of :mod:`components.learning.reference`, so
-    an ideal chip reproduces the plain-numpy WSP run bit for bit.
+    an ideal chip reproduces the plain-numpy WSP run bit for bit.  The signs of
+    up to :attr:`BATCH` patterns are drawn at once (``integers(0, 2, (B, n))``
+    gives the same numbers, and leaves the stream in the same state, as B draws of
+    n: tests/test_signs.py), each pattern's row handed out as a new array view.
     """
+
+    #: At most this many patterns' signs per draw (and at most ~1 MiB of them).
+    BATCH = 256
 
     def __init__(self, rng: np.random.Generator, n: int) -> None:
         self.rng = rng
         self.n = n
+        self._rows = max(1, min(self.BATCH, (1 << 17) // max(1, n)))
+        self._buf = np.zeros((0, n))
+        self._next = 0
 
     def draw(self) -> np.ndarray:
-        return (self.rng.integers(0, 2, size=self.n) * 2 - 1).astype(np.float64)
+        i = self._next
+        if i >= self._buf.shape[0]:
+            self._buf = (self.rng.integers(0, 2, size=(self._rows, self.n)) * 2 - 1).astype(np.float64)
+            i = 0
+        self._next = i + 1
+        return self._buf[i]
 
 
 class LFSRSigns:
