@@ -768,6 +768,22 @@ def _sample_two_p(F, I, B, lay, check, T_gap, T_settle, h_max_of, tol, v_new, d_
 
 
 @njit(cache=True, _nrt=False)
+def _apply_pert_p(F, I, lay, pert, has_pert):
+    """The transfer conductances with the electrical perturbation ``pert`` (or none), and the first
+    layer's currents under the present row voltages."""
+    G, G_base, usrc = _fv(F, lay, 0), _fv(F, lay, 1), _fv(F, lay, 2)
+    if has_pert:
+        for i in range(G.size):
+            G[i] = pert[i] * usrc[i] + G_base[i]
+    else:
+        for i in range(G.size):
+            G[i] = G_base[i]
+    n0 = _iv(I, lay, 0)[0]
+    n_in0 = _iv(I, lay, 1)[0]
+    _first_currents(_fv(F, lay, 4), G[: n_in0 * n0], n_in0, n0, _fv(F, lay, 3))
+
+
+@njit(cache=True, _nrt=False)
 def _refresh_layer_p(F, I, B, lay, l, G, usrc, gsrc, Q, amax, amin, has_q, has_ext, rf, a0, gbw):
     """:func:`_refresh_layer` on the packed engine arrays; then, when the loop constants changed,
     the present inputs' first-layer currents are refreshed by the caller."""
@@ -909,6 +925,8 @@ class AnalogEngine:
         self._pending: list = []
         self._advancing = False
         self._wk = np.zeros(WK_ROWS * (n_tot + 1))
+        #: op-amp output noise anywhere (the engine's noise levels are fixed when it binds)
+        self._noisy = bool(self.noise_sigma.any() or self.err_noise > 0)
         self._pack()
         wnet = chip.sim.net("writer.out")
         wnet.on_before_change(self._on_write_net_before)
@@ -972,12 +990,8 @@ class AnalogEngine:
             self._apply_pert()
 
     def _apply_pert(self) -> None:
-        if self.pert is None:
-            self.G[:] = self.G_base
-        else:
-            np.multiply(self.pert, self.usrc, out=self.G)
-            self.G += self.G_base
-        self._currents0()
+        pert = self.pert
+        _apply_pert_p(self._F, self._I, self._lay, self._no_draws if pert is None else pert, pert is not None)
 
     def perturb(self, delta_flat: np.ndarray | None) -> None:
         """Inject the electrical weight perturbation ``delta_flat`` (reference order) now, or remove
@@ -1175,7 +1189,7 @@ class AnalogEngine:
         compare).  Returns None, having changed nothing, when a read could disturb a device (the
         event path then runs and integrates the devices)."""
         self._gather()
-        noisy = bool(self.noise_sigma.any() or self.err_noise > 0)
+        noisy = self._noisy
         F, I, B, lay, vb = self._F, self._I, self._B, self._lay, self.vbias
         if noisy:  # the bound first: a measurement that falls back must not have drawn its noise
             if not _read_bound_ok_p(F, I, lay, v, vb):
@@ -1229,7 +1243,7 @@ class AnalogEngine:
     # -- sampling ---------------------------------------------------------------------------
     def _noise(self) -> float:
         """ΔJ (V) from the op-amp output noise at this sampling instant (0 without noise)."""
-        if not (self.noise_sigma.any() or self.err_noise > 0):
+        if not self._noisy:
             return 0.0
         rng = self._noise_rng
         draws = rng.standard_normal(self.n_tot + 1)
