@@ -32,6 +32,12 @@ The rule (docs/devices.md, "Out of the box"):
    least twice the perturbation width; on the clock (1-2-5 series).
 4. perturbation width: ``c / kappa_pert`` (the written perturbation's pulse).
 
+Before these, :func:`design_unit` chooses the unit's operating point (pair and bridge: write
+topology and divider sum; reference: ``g_ref``) and :func:`choose_edges` the pulse edges, short
+enough that the edges alone barely move a weight anywhere in the probed range (:func:`edge_motion`).
+Where every voltage within :data:`IMBALANCE_TOL` leaves part of the weight range still or saturated,
+rule 1 widens the tolerance (:data:`IMBALANCE_TOLS`).
+
 A value the scenario sets (``timing.v_write``, ``timing.clock``, ``timing.t_max``,
 ``timing.t_pert``) is kept as given; the others are designed around it.
 """
