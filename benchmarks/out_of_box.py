@@ -12,6 +12,11 @@ Runs, with the chip-design step choosing the write voltage, PWM clock and t_max:
 and prints a markdown table (the one in docs/devices.md, "Out of the box")::
 
     python benchmarks/out_of_box.py [--xor-seeds 10] [--iris-seeds 3] [--jobs 2] [--only xor|units|iris]
+
+``--row "SCENARIO SET1 SET2 ..."`` (repeatable) adds a row of one scenario with several overrides
+(seeds as for its scenario), e.g. the Yakopcic experiments of docs/devices.md::
+
+    python benchmarks/out_of_box.py --only none --row "xor.toml device.model=yakopcic neuron.gain=8"
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ def run_one(job):
     from components.training.trainer import TrainingRun
 
     scenario, override, seed = job
-    scn, _ = load(ROOT / "scenarios" / scenario, [override, f"seed={seed}", "output.plots=false",
+    scn, _ = load(ROOT / "scenarios" / scenario, [*override.split(), f"seed={seed}", "output.plots=false",
                                                   "output.progress=false", "training.baselines=[]"])
     t0 = time.perf_counter()
     try:
@@ -63,7 +68,9 @@ def main(argv=None) -> int:
     ap.add_argument("--xor-seeds", type=int, default=10)
     ap.add_argument("--iris-seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--only", choices=("xor", "units", "iris"), action="append")
+    ap.add_argument("--only", choices=("xor", "units", "iris", "none"), action="append")
+    ap.add_argument("--row", action="append", default=[], metavar='"SCENARIO SET ..."',
+                    help="an extra row: a scenario file of scenarios/ and its overrides, space-separated")
     a = ap.parse_args(argv)
     parts = a.only or ["xor", "units", "iris"]
     jobs = []
@@ -73,6 +80,10 @@ def main(argv=None) -> int:
         jobs += [("xor.toml", f"synapse.unit={u}", s) for u in UNITS for s in range(1, a.xor_seeds + 1)]
     if "iris" in parts:
         jobs += [("iris.toml", f"device.model={m}", s) for m in MODELS for s in range(1, a.iris_seeds + 1)]
+    for row in a.row:
+        scn_file, *sets = row.split()
+        n = a.iris_seeds if scn_file.startswith("iris") else a.xor_seeds
+        jobs += [(scn_file, " ".join(sets), s) for s in range(1, n + 1)]
     t0 = time.perf_counter()
     if a.jobs > 1:
         import multiprocessing as mp
@@ -89,10 +100,10 @@ def main(argv=None) -> int:
     for (scn, ov), rs in groups.items():
         ok = [r for r in rs if "error" not in r]
         if not ok:
-            print(f"| {scn} | `{ov}` | | | | | error: {rs[0]['error']} | |")
+            print(f"| {scn} | `{ov}` | | | | | error: {rs[0]['error']} | |")  # noqa: E501
             continue
         r0 = ok[0]
-        if scn == "iris.toml":
+        if scn.startswith("iris"):
             accs = [r["test"] for r in ok]
             res = f"test {min(accs) * 100:.1f}–{max(accs) * 100:.1f} %" if len(accs) > 1 else f"test {accs[0] * 100:.1f} %"
             per = ", ".join(f"{r['test'] * 100:.1f}" for r in ok)

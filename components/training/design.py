@@ -32,6 +32,12 @@ The rule (docs/devices.md, "Out of the box"):
    least twice the perturbation width; on the clock (1-2-5 series).
 4. perturbation width: ``c / kappa_pert`` (the written perturbation's pulse).
 
+Before these, :func:`design_unit` chooses the unit's operating point (pair and bridge: write
+topology and divider sum; reference: ``g_ref``) and :func:`choose_edges` the pulse edges, short
+enough that the edges alone barely move a weight anywhere in the probed range (:func:`edge_motion`).
+Where every voltage within :data:`IMBALANCE_TOL` leaves part of the weight range still or saturated,
+rule 1 widens the tolerance (:data:`IMBALANCE_TOLS`).
+
 A value the scenario sets (``timing.v_write``, ``timing.clock``, ``timing.t_max``,
 ``timing.t_pert``) is kept as given; the others are designed around it.
 """
@@ -58,8 +64,11 @@ V_LOWEST = 1e-3
 GRID_PER_DECADE = 8
 #: The write voltage is at least this multiple of the switching threshold.
 MARGIN = 1.5
-#: Voltages whose |imbalance| is within this of the best are equally good.
+#: Voltages whose |imbalance| is within this of the best are equally good ...
 IMBALANCE_TOL = 0.005
+#: ... widened in these steps while every such voltage leaves part of the weight range still or
+#: saturated (evenness 0).
+IMBALANCE_TOLS = (IMBALANCE_TOL, 0.02, 0.08, 0.32, 2.0)
 #: Voltages whose evenness over the weight range (:func:`evenness`) is at least this are preferred ...
 EVEN_MIN = 0.7
 #: ... where a uniformity (slowest over fastest rate over the range) of this counts as fully even ...
@@ -72,6 +81,11 @@ W_RANGE_MIN = 0.5
 MERIT_GAIN = 0.1
 #: A series write with at least this merit is kept without trying the grounded-middle write.
 MERIT_SERIES_OK = 0.8
+#: The reference unit's weight 0 (``g_ref = G_off + f·(G_on − G_off)/2``, f = 1: the mid conductance) is
+#: compared by the weight rates at the weights ±REF_PROBE_W ...
+REF_PROBE_W = 0.5
+#: ... for ``f`` on this grid, where both sides of the weight range keep REF_PROBE_W + 0.1.
+REF_GRID = tuple(round(REF_PROBE_W + 0.1 + 0.1 * k, 10) for k in range(int(round((2.0 - 2 * (REF_PROBE_W + 0.1)) / 0.1)) + 1))
 #: The pulse edges alone may move a weight by at most alpha over this.
 EDGE_FRACTION = 10
 #: A typical update (weight change ``alpha``) lasts this long when the device allows it (s).
@@ -276,6 +290,30 @@ def choose_operating_point(dev, syn: SynapseParams, v: float, rise: float, fall:
     return best[1]
 
 
+def choose_reference_point(dev, syn: SynapseParams, rise: float, fall: float, alpha: float,
+                           v_write: float | None) -> float | None:
+    """``g_ref`` for a ``reference`` unit: ``G_off + f·(G_on − G_off)/2`` for ``f`` on :data:`REF_GRID`,
+    each at the write voltage the design would use there (``v_write`` if the scenario sets it, else
+    :func:`choose_voltage`'s), with the best :func:`unit_merit` (its evenness compares the rates at
+    the weights ±:data:`REF_PROBE_W`, inside the range every candidate keeps); None (keep the mid
+    conductance, f = 1) unless another ``f`` beats it.  A device whose resistance is linear in its state moves a
+    weight linear in conductance ~G^5 times faster near G_on (TEAM, cubic law): weight 0 placed
+    higher in conductance keeps the negative weights movable."""
+    xb = unit_for_calibration(dev, syn)
+    g_on, g_off = 1.0 / xb.r_lo, 1.0 / xb.r_hi
+    best = (-1.0, None)
+    for f in REF_GRID:
+        cand = syn.with_values(g_ref=None if f == 1.0 else g_off + f * 0.5 * (g_on - g_off))
+        try:
+            v = v_write if v_write is not None else choose_voltage(dev, cand, rise, fall, alpha)[0]
+        except ConfigError:
+            continue
+        m = unit_merit(dev, cand, v, rise, fall, alpha)[0]
+        if m > best[0] + 1e-12:
+            best = (m, cand.g_ref)
+    return best[1]
+
+
 def _unit_at(dev, syn, rise, fall, alpha, v_write, fix_r_sum):
     """(syn with its operating point, v, merit) for one write topology of a divider unit."""
     try:
@@ -299,12 +337,17 @@ def _unit_at(dev, syn, rise, fall, alpha, v_write, fix_r_sum):
 
 @lru_cache(maxsize=256)
 def design_unit(dev, syn: SynapseParams, rise: float, fall: float, alpha: float, v_write: float | None,
-                fix_write_mid: bool = False, fix_r_sum: bool = False) -> SynapseParams:
+                fix_write_mid: bool = False, fix_r_sum: bool = False, fix_g_ref: bool = False) -> SynapseParams:
     """A divider unit's write topology (``write_mid``) and operating point (``r_sum``,
     :func:`choose_operating_point`) at the write voltage the design will use (``v_write`` if the
     scenario sets it, else :func:`choose_voltage`'s).  The series write (the default) is kept unless
     its :func:`unit_merit` is under :data:`MERIT_SERIES_OK` and the grounded-middle write beats it by
-    :data:`MERIT_GAIN`.  Values the scenario sets (``fix_*``) are kept."""
+    :data:`MERIT_GAIN`.  A ``reference`` unit's operating point is its ``g_ref``
+    (:func:`choose_reference_point`).  Values the scenario sets (``fix_*``) are kept."""
+    if syn.unit == "reference":
+        if fix_g_ref:
+            return syn
+        return syn.with_values(g_ref=choose_reference_point(dev, syn, rise, fall, alpha, v_write))
     if syn.unit not in ("pair", "bridge"):
         return syn
     best = _unit_at(dev, syn, rise, fall, alpha, v_write, fix_r_sum)
@@ -320,7 +363,8 @@ def design_unit(dev, syn: SynapseParams, rise: float, fall: float, alpha: float,
 def choose_edges(dev, syn: SynapseParams, rise: float, fall: float, alpha: float,
                  v_write: float | None, alpha_end: float | None = None) -> tuple[float, float]:
     """Write-pulse edges (s) short enough that the edges alone move a weight by at most
-    ``alpha_end/EDGE_FRACTION`` in either direction at the write voltage the design will use (the
+    ``alpha_end/EDGE_FRACTION`` in either direction, from the mid weight and from the weights where
+    :func:`evenness` probes the range (:func:`edge_motion`), at the write voltage the design will use (the
     PWM controls only the flat top; ``alpha_end``: the learning rate of the last epoch, default
     ``alpha``): from ``rise``/``fall`` (the scenario's defaults), each step the next shorter value
     of the 1-2-5 series, down to 1 ps."""
@@ -331,13 +375,31 @@ def choose_edges(dev, syn: SynapseParams, rise: float, fall: float, alpha: float
         except ConfigError:
             v = None
         if v is not None:
-            e = max(abs(measure(dev, syn, v, rise, fall, d, alpha).edge_dw) for d in (1, -1))
-            if e <= a_end / EDGE_FRACTION:
+            if edge_motion(dev, syn, v, rise, fall) <= a_end / EDGE_FRACTION:
                 return rise, fall
         if max(rise, fall) <= T_SHORTEST:
             return rise, fall
         rise, fall = (_nice(x * 0.99, up=False) if x > T_SHORTEST else x for x in (rise, fall))
     return rise, fall
+
+
+def _probes(dev, syn: SynapseParams) -> tuple[float, float]:
+    """Where :func:`evenness` and :func:`edge_motion` probe the weight range, as fractions of its ends
+    (the ``w0`` of :func:`measure`): ±:data:`UNIFORMITY_AT`; a ``reference`` unit at the weights
+    ±:data:`REF_PROBE_W` (its range is asymmetric when ``g_ref`` is not the mid conductance: fractions
+    of it would compare different weights)."""
+    if syn.unit == "reference":
+        xb = unit_for_calibration(dev, syn)
+        return (-REF_PROBE_W / -xb.w_min, REF_PROBE_W / xb.w_max)
+    return (-UNIFORMITY_AT, UNIFORMITY_AT)
+
+
+def edge_motion(dev, syn: SynapseParams, v: float, rise: float, fall: float) -> float:
+    """Largest |weight change| of a pulse's edges alone (no flat top) at amplitude ``v``, either
+    direction, from the mid weight and from the :func:`_probes` weights: a device whose rate grows
+    across the range moves most at one end."""
+    return max(abs(_pulse(dev, syn, v, 0.0, rise, fall, WEIGHT_INCREASING_POLARITY * d, w0)[0])
+               for w0 in (0.0, *_probes(dev, syn)) for d in (1, -1))
 
 
 def settle_time(op, r_f: float, usrc: float, sizes, v_sat: float) -> float:
@@ -489,17 +551,19 @@ def choose_voltage(dev, syn, rise: float, fall: float, alpha: float) -> tuple[fl
                           f"weight (up: {highest[0].status}, down: {highest[1].status}); the device's switching "
                           "threshold is above the safe write voltage: lower its thresholds or choose another device")
     best = min(abs(p[2]) for _, p in cands)
-    good = [(v, p) for v, p in cands if abs(p[2]) <= best + IMBALANCE_TOL]
     target = alpha / T_TYPICAL
-    # nearest to the target rate first; the first even enough one wins
-    good.sort(key=lambda vp: abs(math.log(math.sqrt(vp[1][0].kappa * vp[1][1].kappa) / target)))
     uni = {}
-    for v, p in good:
-        uni[v] = evenness(dev, syn, v, rise, fall, p[0].kappa)[0]
-        if uni[v] >= EVEN_MIN:
-            return float(v), v_th, uni[v]
-    v = max(uni, key=uni.get)  # no voltage keeps the range controllable: the most even one
-    return float(v), v_th, uni[v]
+    for tol in IMBALANCE_TOLS:
+        good = [(v, p) for v, p in cands if abs(p[2]) <= best + tol]
+        # nearest to the target rate first; the first even enough one wins
+        good.sort(key=lambda vp: abs(math.log(math.sqrt(vp[1][0].kappa * vp[1][1].kappa) / target)))
+        for v, p in good:
+            if v not in uni:
+                uni[v] = evenness(dev, syn, v, rise, fall, p[0].kappa)[0]
+            if uni[v] >= EVEN_MIN:
+                return float(v), v_th, uni[v]
+        if max(uni.values()) > 0:
+            break  # else part of the weight range is still or saturated at every balanced voltage: widen
     v = max(uni, key=uni.get)  # no voltage keeps the range controllable: the most even one
     return float(v), v_th, uni[v]
 
@@ -512,10 +576,11 @@ def evenness(dev, syn, v: float, rise: float, fall: float, kappa_mid: float) -> 
     the range barely moves).  reversion: at ±0.5, (inward − outward)/(inward + outward), averaged:
     how much faster a pulse pulls a weight back toward the middle than it pushes it out (a weight
     decay: WSP's updates are mostly noise, so any reversion shrinks the weights).  evenness =
-    (1 − |reversion|)·min(1, uniformity/UNIFORMITY_MIN)."""
+    (1 − |reversion|)·min(1, uniformity/UNIFORMITY_MIN).  A ``reference`` unit is measured at the
+    weights ±:data:`REF_PROBE_W` (:func:`_probes`)."""
     ks = [kappa_mid]
     rev = []
-    for w0 in (-UNIFORMITY_AT, UNIFORMITY_AT):
+    for w0 in _probes(dev, syn):
         k = {}
         for d in (1, -1):
             r = measure(dev, syn, v, rise, fall, d, w0=w0)
