@@ -116,6 +116,20 @@ def test_team_and_vteam_calibrate_with_the_reference_unit(model):
     assert (d.kappa * d.clock) < run.scn.training.alpha / 10
 
 
+def test_a_reference_chip_is_built_at_the_designed_operating_point_and_records_it():
+    """TrainingRun takes the reference unit's g_ref from the design step (above the mid conductance
+    for TEAM) and records it in the design record; a scenario's own g_ref is kept and says so."""
+    run = _run("synapse.unit=reference", "training.epochs=1")
+    rec = run.design_record()
+    dev = run.chip.spec.device_params
+    g_mid = 0.5 * (1.0 / dev.r_on + 1.0 / dev.r_off)
+    assert rec["source"]["g_ref"] == "designed"
+    assert rec["g_ref_s"] == run.chip.spec.synapse_params.g_ref and rec["g_ref_s"] > g_mid
+    kept = _run("synapse.unit=reference", "synapse.params.g_ref=0.006", "training.epochs=1")
+    assert kept.design_record()["source"]["g_ref"] == "scenario"
+    assert kept.chip.spec.synapse_params.g_ref == 0.006
+
+
 def test_read_amplitude_stays_below_the_read_disturb_threshold():
     """differential puts the whole read voltage across one device near R_on: the design lowers it."""
     run = _run("synapse.unit=differential", "training.epochs=1")

@@ -188,13 +188,17 @@ class TrainingRun:
                                  clock=None)
             self.edge_source = "designed"
         self.unit_sources = {}
-        if syn.unit in ("pair", "bridge"):
+        if syn.unit in ("pair", "bridge", "reference"):
             sp = scn.synapse.params
             syn = design_unit(dev, syn, pulse0.rise, pulse0.fall, float(scn.training.alpha), fixed_v,
-                              "write_mid" in sp, "r_sum" in sp)
-            self.unit_sources = {"write_mid": "scenario" if "write_mid" in sp else "designed",
-                                 "r_sum": "scenario" if "r_sum" in sp else ("designed" if syn.r_sum is not None
-                                                                             else "default")}
+                              "write_mid" in sp, "r_sum" in sp, "g_ref" in sp)
+            if syn.unit == "reference":
+                self.unit_sources = {"g_ref": "scenario" if "g_ref" in sp else ("designed" if syn.g_ref is not None
+                                                                                 else "default")}
+            else:
+                self.unit_sources = {"write_mid": "scenario" if "write_mid" in sp else "designed",
+                                     "r_sum": "scenario" if "r_sum" in sp else ("designed" if syn.r_sum is not None
+                                                                                 else "default")}
         if "v_read" in scn.synapse.params:
             self.v_read_source = "scenario"
         else:
@@ -296,6 +300,7 @@ class TrainingRun:
         rec["source"]["v_read"] = self.v_read_source
         rec["r_sum_ohm"] = self.chip.spec.synapse_params.r_sum
         rec["write_mid"] = self.chip.spec.synapse_params.write_mid
+        rec["g_ref_s"] = self.chip.spec.synapse_params.g_ref
         rec["source"].update(self.unit_sources)
         rec["r_f_ohm"] = self.chip.spec.neuron_params.r_f
         rec["t_settle_s"] = self.timing.t_settle
