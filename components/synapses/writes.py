@@ -93,6 +93,31 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
             sel[q] = u
             sign[q] = pol[u]
             q += 1
+    c2c = dx_dn > 0.0 or dx_up > 0.0
+    if one_pass:  # one series pair per unit: each pair through all the pieces in one pass
+        k = write_calls(pieces, pol)[1]
+        v0 = np.empty(k)
+        v1 = np.empty(k)
+        Tq = np.empty(k)
+        q = 0
+        for r in range(pieces.shape[0]):
+            if _drives(pieces, r):
+                v0[q] = pieces[r, 0]
+                v1[q] = pieces[r, 1]
+                Tq[q] = pieces[r, 2]
+                q += 1
+        if k == 0:
+            return 0.0, 0
+        ip0 = np.empty(m, dtype=np.int64)
+        in0 = np.empty(m, dtype=np.int64)
+        for j in range(m):
+            ip0[j] = pair_pos[0] * n_units + sel[j]
+            in0[j] = pair_neg[0] * n_units + sel[j]
+        energy = np.empty(m)
+        noise = draws.reshape((k, 2 * m)) if c2c else np.zeros((1, 1))
+        K.apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip0, in0, sign, v0, v1, Tq,
+                                rtol, atol, cap, fast, uniform, dx_dn, dx_up, noise, energy, paths)
+        return energy.sum(), k
     n_p = pair_pos.size
     n_s = single.size
     ip = np.empty((n_p, m), dtype=np.int64)
@@ -118,25 +143,6 @@ def write_pieces_kernel(pieces, pol, n_units, pair_pos, pair_neg, single, model,
     e = 0.0
     calls = 0
     d = 0
-    c2c = dx_dn > 0.0 or dx_up > 0.0
-    if one_pass:
-        k = write_calls(pieces, pol)[1]
-        v0 = np.empty(k)
-        v1 = np.empty(k)
-        Tq = np.empty(k)
-        q = 0
-        for r in range(pieces.shape[0]):
-            if _drives(pieces, r):
-                v0[q] = pieces[r, 0]
-                v1[q] = pieces[r, 1]
-                Tq[q] = pieces[r, 2]
-                q += 1
-        if k == 0:
-            return 0.0, 0
-        noise = draws.reshape((k, 2 * m)) if c2c else np.zeros((1, 1))
-        K.apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, ip[0], ineg[0], sign, v0,
-                                v1, Tq, rtol, atol, cap, fast, uniform, dx_dn, dx_up, noise, energy, paths)
-        return energy.sum(), k
     for r in range(pieces.shape[0]):
         if not _drives(pieces, r):
             continue

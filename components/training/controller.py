@@ -174,9 +174,11 @@ class Controller(Component):
         """Electrically inject a weight perturbation (flat, reference order) or remove it (``None``)."""
         self.engine.perturb(delta_flat)
 
-    def pulse(self, width_ticks: int, amplitude: float, kind: str, direction_flat: np.ndarray):
+    def pulse(self, width_ticks: int, amplitude: float, kind: str, direction_flat: np.ndarray, then: int = 0):
         """Fire one global write pulse (``direction_flat``: +1 = increase this weight, 0 = leave it)
-        and wait until it (and its fall) is over."""
+        and wait until it (and its fall) is over.  ``then``: ticks the caller waits next (the gap);
+        when the pulse runs in one go they are waited with it, one event instead of two, and the
+        pulse's info has ``"waited_then": True``."""
         if width_ticks <= 0:
             return
         pol = direction_flat * WIP
@@ -197,11 +199,13 @@ class Controller(Component):
         writer, eng = self.chip.writer, self.engine
         plan = writer.plan(int(width_ticks), amplitude)
         dur = writer.duration_ticks(plan[0], plan[1])
-        if not self.recording and eng.can_fuse(dur):  # nothing happens in between: one go, same bits
+        if not self.recording and eng.can_fuse(dur + then):  # nothing happens in between: one go, same bits
             info, pieces = writer.play_at_once(*plan)
             if dur:
                 eng.write_at_once(pol, pieces, dur)
-                yield self.ctx.env.timeout(dur)
+            if dur + then:
+                yield self.ctx.env.timeout(dur + then)
+            info["waited_then"] = True
         else:
             eng.begin_write(pol)
             info = yield writer.start(plan)
@@ -330,10 +334,11 @@ class Controller(Component):
         self.widths.append(w_)
         self.all_widths.append(w_)
         self._set_phase("update")
+        info = None
         if width > 0 and direction != 0.0:
-            yield from self.pulse(width, cfg.v_write, "update", direction * s)
+            info = yield from self.pulse(width, cfg.v_write, "update", direction * s, then=cfg.gap)
         self._set_phase("gap")
-        if cfg.gap:
+        if cfg.gap and not (info and info.get("waited_then")):
             yield env.timeout(cfg.gap)
 
     # -- serial weight perturbation -------------------------------------------------------
