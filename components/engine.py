@@ -183,7 +183,7 @@ def _integrate(T, h_max, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, t
     Step size: the first sub-step is ``h_max``; after that each sub-step is sized from the error of
     the linear-target approximation, ``h²/8·|p''|·min(1, h/tau)`` with the targets' curvature
     ``p''`` estimated from consecutive sub-steps, kept near ``tol`` (V) (third-root rule, growth
-    between 0.3x and 4x per sub-step, at most 256 h_max).  Early in an interval the target is
+    between 0.3x and 8x per sub-step, at most 256 h_max).  Early in an interval the target is
     relaxed by the damping still ahead, ``tol·min(DAMP_CAP, exp((T - t)/(DAMP_K·tau_slow)))``:
     the chain is contracting, so an error made there has decayed by the time the interval ends
     and its values are sampled.
