@@ -230,10 +230,11 @@ def test_device_faults_in_force_are_exported(kind, tmp_path):
 
 
 @pytest.mark.ngspice
-@pytest.mark.xfail(strict=True, reason="known disagreement, not yet explained: at the operating point the design "
-                   "step chooses for the reference unit (g_ref 1.4 of the way up the conductance range) the hidden "
-                   "neurons' outputs differ from ngspice's by about 0.19 mV (1.2 % of their size) at J0 and J1 alike, "
-                   "against 0.23 % at the mid conductance (where the columns' conductance, and so the noise gain, is lower)")
+@pytest.mark.xfail(strict=True, reason="known disagreement: at the operating point the design step chooses for the "
+                   "reference unit (g_ref 1.4 of the way up the conductance range, devices nearer R_on) the hidden "
+                   "neurons' outputs differ from ngspice's by about 0.19 mV (1.2 %) at J0 and J1, against 0.23 % at the "
+                   "mid conductance; HP devices drift under every read and mssim's crossbar output shows that drift "
+                   "only at the next event (docs/spice.md), more so at higher read currents")
 def test_reference_unit_at_its_designed_operating_point_matches_ngspice(tmp_path):
     scn, _ = load("scenarios/xor.toml", ["synapse.unit=reference", *SMALL_READ])
     trace, run = mssim_step_trace(scn, 1)
