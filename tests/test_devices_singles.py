@@ -12,6 +12,7 @@ from scipy.integrate import quad
 
 from components.devices import DeviceArray, preset
 from components.devices.kernels import PATH_EXACT, PATH_FALLBACK, PATH_INTEGRATOR
+from components.devices.windowed import window_flow
 from mssim import SeedTree
 
 SPREAD = {"team": dict(r_on_d2d=0.05, r_off_d2d=0.05, k_on_d2d=0.1, k_off_d2d=0.1),
@@ -64,6 +65,42 @@ def test_single_writes_against_the_oracle(m, seed, amp, logw, edge, spread, c2c,
     assert err.max(initial=0.0) <= 2e-4, err.max()
 
 
+def _long_pulses(m, seed, amp, logw, edge):
+    model, name, extra = MODELS[m]
+    n = 40
+    u = np.random.default_rng(seed).choice([0.0, 1.0, 0.1, 0.5, 0.9], n)
+    u = np.where(np.random.default_rng(seed + 1).random(n) < 0.6, np.random.default_rng(seed + 2).random(n), u)
+    fast, ref = (_array(model, name, extra, n, seed, True, u, **kw) for kw in ({}, ORACLE))
+    v = amp * AMP[model] * np.random.default_rng(seed + 3).choice([-1.0, 1.0], n)
+    for arr in (fast, ref):
+        arr.apply_voltage(0.0, v, edge)
+        arr.apply_voltage(v, v, 10.0 ** logw)
+        arr.apply_voltage(v, 0.0, edge)
+    return fast, ref
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(m=st.sampled_from([4, 5, 6]), seed=st.integers(0, 10**6), amp=st.floats(0.1, 4.0),
+       logw=st.floats(-4.0, -1.0), edge=st.floats(1e-9, 3e-8))
+def test_window_closed_form_long_pulses_against_the_oracle(m, seed, amp, logw, edge):
+    """HP with a p = 1 window under flat tops up to 100 ms (devices moving far, from and to both
+    bounds: the closed form): every resistance within 2e-4 of the oracle, and the closed form taken."""
+    fast, ref = _long_pulses(m, seed, amp, logw, edge)
+    err = np.abs(fast.resistance() / ref.resistance() - 1.0)
+    assert err.max() <= 2e-4, err.max()
+    assert fast.path_counts[PATH_EXACT] > 0
+
+
+@pytest.mark.xfail(strict=True, reason="open: the integrator at its default atol (1e-9) on a Joglekar p = 2 device "
+                                       "leaving u = 1e-9, whose window vanishes there (no closed form for p = 2)")
+def test_joglekar_p2_leaving_the_bound():
+    """A Joglekar p = 2 device at the bound (u = 1e-9) under a 100 ms flat top grows exponentially from a
+    state of the order of the integrator's atol: 2.5e-3 off in R (hypothesis example)."""
+    fast, ref = _long_pulses(7, 0, 1.0, -1.0, 3e-8)
+    err = np.abs(fast.resistance() / ref.resistance() - 1.0)
+    assert err.max() <= 2e-4, err.max()
+
+
 def _ode_time(window, j, up, ron, dr, k, v, u0, u1):
     """Time for u0 -> u1 under the constant voltage v by quadrature of dt = R(u)/(k·v·f(u)) du."""
     def f(u):
@@ -79,29 +116,28 @@ def _ode_time(window, j, up, ron, dr, k, v, u0, u1):
                                       ("prodromakis", 2.5)])
 @pytest.mark.parametrize("v", [2.0, -2.0])
 def test_window_flow_against_quadrature(window, j, v):
-    """The closed form's end state, put back into quadrature of the law, takes the pulse's time (1e-9)."""
+    """The closed form's end state (windowed.window_flow), put back into quadrature of the law, takes the
+    pulse's time (1e-9)."""
     p = preset("hp", window=window, j=j, r_on_d2d=0.05, r_off_d2d=0.05, mu_v_d2d=0.1)
     n = 16
     arr = DeviceArray(p, n, build_rng=SeedTree(1).build_stream("w", "d2d"))
     u0 = np.linspace(0.05, 0.95, n)
-    arr.U[:] = u0
-    arr.touch()
     T = 5e-3
-    c0 = arr.path_counts.copy()
-    arr.apply_voltage(v, v, T)
-    assert (arr.path_counts - c0)[PATH_EXACT] == n
     P = arr.P
+    lo, hi = (1e-9, 1.0 - 1e-9) if window != "biolek" else (0.0, 1.0)
     for k in range(n):
         ron, dr, kk = P[k, 0], P[k, 1] - P[k, 0], P[k, 3]
-        assert abs(arr.U[k] - u0[k]) > 1e-4  # it moved
-        t = _ode_time(window, j, v > 0, ron, dr, kk, v, u0[k], arr.U[k])
+        u1, e, ok = window_flow(P, k, 0, u0[k], v, v, T, 1e10, lo, hi)
+        assert ok and abs(u1 - u0[k]) > 1e-4  # it moved
+        t = _ode_time(window, j, v > 0, ron, dr, kk, v, u0[k], u1)
         assert t == pytest.approx(T, rel=1e-9)
 
 
 def test_window_flow_energy_and_counters():
     """Energy of a constant-voltage pulse (v/k·ΔA) against the integrator at rtol = 1e-10; a window
     without the closed form (p = 2) takes the integrator, and a rate cap that could bind makes the
-    closed form refuse (counted as fallback) with the same result as the integrator."""
+    closed form refuse (counted as fallback) with the same result as the integrator; a short move
+    (initial rate × T below 0.05) takes the integrator, one or two steps being cheaper."""
     u0 = np.linspace(0.05, 0.95, 8)
     out = {}
     for label, extra, kw in (("fast", {}, {}), ("ref", {}, ORACLE), ("p2", {"p": 2}, {}),
@@ -110,7 +146,7 @@ def test_window_flow_energy_and_counters():
         arr = DeviceArray(p, u0.size, **kw)
         arr.U[:] = u0
         arr.touch()
-        e = arr.apply_voltage(3.0, 3.0, 2e-4)
+        e = arr.apply_voltage(3.0, 3.0, 0.5)
         out[label] = (arr, e)
     (fa, fe), (ra, re) = out["fast"], out["ref"]
     assert fa.path_counts[PATH_EXACT] == 8
@@ -120,3 +156,8 @@ def test_window_flow_energy_and_counters():
     ca, cra = out["capped"][0], out["capped_ref"][0]
     assert ca.path_counts[PATH_FALLBACK] == 8
     assert np.allclose(ca.U, cra.U, rtol=0, atol=1e-6)
+    short = DeviceArray(preset("hp", window="biolek"), u0.size)
+    short.U[:] = u0
+    short.touch()
+    short.apply_voltage(3.0, 3.0, 1e-6)
+    assert short.path_counts[PATH_INTEGRATOR] == 8

@@ -925,6 +925,20 @@ def _flow_ok(model, P, k):
 PATH_FROZEN, PATH_EXACT, PATH_FALLBACK, PATH_INTEGRATOR, PATH_CERTIFIED = 0, 1, 2, 3, 4
 
 
+@njit(cache=True, inline="always")
+def _moves_far(P, k, mode, u, d0, d1, T):
+    """Whether an HP device's initial rate at the larger drive, times T, exceeds MARCH_MIN_DU, or the
+    device is within 1e-3 of a bound (where the window vanishes, a state leaving it grows exponentially
+    from a value of the order of the integrator's atol: 2.5e-3 in R at the default tolerance)."""
+    uc = min(max(u, 0.0), 1.0)
+    if uc < 1e-3 or uc > 1.0 - 1e-3:
+        return True
+    d = d0 if abs(d0) >= abs(d1) else d1
+    i = d / resistance(P, k, uc) if mode == 0 else d
+    r = P[k, P_KUP] * i
+    return abs(r * _window(P, k, uc, r > 0.0)) * T > MARCH_MIN_DU
+
+
 @njit(cache=True)
 def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol, cap,
                 fast, energy):
@@ -957,8 +971,10 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
             return 0, PATH_EXACT
         Tr = T - tdone
         code = PATH_FALLBACK
-    elif fast and model == MODEL_HP and T > 0.0 and P[k, P_IV] == 0.0 and window_flow_ok(P, k):
-        # one HP device with a p = 1 window: the separable law in closed form (windowed.py)
+    elif fast and model == MODEL_HP and T > 0.0 and P[k, P_IV] == 0.0 and window_flow_ok(P, k) and _moves_far(
+            P, k, mode, u, d0, d1, T):
+        # one HP device with a p = 1 window moving far (where the integrator would take many steps): the
+        # separable law in closed form (windowed.py); shorter moves are cheaper in one or two steps
         lo, hi = _bounds(P, k)
         un, e0, ok = window_flow(P, k, mode, min(max(u, lo), hi), d0, d1, T, cap, lo, hi)
         if ok:

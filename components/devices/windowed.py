@@ -16,9 +16,9 @@ factors and A, B are logarithms (f_up/f_down: the Biolek window of a rising/fall
     Biolek down  f = u(2 − u)       A = ½·ln(u/(2 − u))      B = −ln(2 − u)
 
 A device's spread in R_on, R_off and k changes G's two coefficients and the time scale only;
-the end state is G⁻¹ of one number, found by safeguarded Newton (G' = R/f exactly) to a few
-ulps.  Energy: v/k·(A(u_end) − A(u_0)) under a constant voltage (i·dt = du/(k·f)), otherwise
-5-point Gauss-Legendre on the exact trajectory.  The rate cap must not bind
+the end state is G⁻¹ of one number, found by safeguarded Newton (G' = R/f exactly, started from
+the first-order step) to a few ulps.  Energy: v/k·(A(u_end) − A(u_0)) under a constant voltage
+(i·dt = du/(k·f)), otherwise 5-point Gauss-Legendre on the exact trajectory.  The rate cap must not bind
 (k·max|drive|/R_on·max f <= cap), else the caller integrates.  Any other exponent p has no such
 closed form here: those devices take the integrator (path counter: integrator).
 """
@@ -69,20 +69,16 @@ def _g(w, j, up, mode, ron, dr, u):
 
 
 @njit(cache=True)
-def _solve(w, j, up, mode, ron, dr, u0, g0, target, lo, hi):
-    """u in the bracket between u0 and the bound ahead with G(u) = target (G increasing)."""
+def _solve(w, j, up, mode, ron, dr, u0, target, guess, lo, hi):
+    """u between u0 and the bound ahead with G(u) = target (G increasing): safeguarded Newton from
+    ``guess``; the bound if the target lies beyond it."""
     if up:
         a = u0
         b = hi
     else:
         a = lo
         b = u0
-    gb = _g(w, j, up, mode, ron, dr, hi if up else lo)[0]
-    if up and not target < gb:
-        return hi
-    if not up and not target > gb:
-        return lo
-    u = u0
+    u = min(max(guess, a), b)
     for it in range(100):
         gu, d = _g(w, j, up, mode, ron, dr, u)
         f = gu - target
@@ -92,8 +88,10 @@ def _solve(w, j, up, mode, ron, dr, u0, g0, target, lo, hi):
             a = u
         un = u - f / d if d > 0.0 and d < math.inf else -1.0
         if not (a < un < b):
+            if (up and a >= hi) or (not up and b <= lo):
+                return u  # the target lies beyond the bound
             un = 0.5 * (a + b)
-        if abs(un - u) <= 2e-16 * max(abs(u), 1e-300) or b - a <= 2e-16 * max(abs(b), 1e-300):
+        if abs(un - u) <= 4e-16 * max(abs(u), 1e-300) or b - a <= 4e-16 * max(abs(b), 1e-300):
             return un
         u = un
     return u
@@ -129,14 +127,15 @@ def window_flow(P, k, mode, u, d0, d1, T, cap, lo, hi):
         if tq <= 0.0 or (b0 == 0.0 and b1 == 0.0):
             continue
         up = (b0 + b1) > 0.0
-        g0 = _g(w, j, up, mode, ron, dr, u)[0]
+        g0, g0d = _g(w, j, up, mode, ron, dr, u)
         if not (abs(g0) < math.inf):  # at the bound the window closes: the state stays
             if mode == 0:
                 e += tq * (b0 * b0 + b0 * b1 + b1 * b1) / (3.0 * (ron + dr * u))
             else:
                 e += tq * (ron + dr * u) * (b0 * b0 + b0 * b1 + b1 * b1) / 3.0
             continue
-        un = _solve(w, j, up, mode, ron, dr, u, g0, g0 + kk * 0.5 * (b0 + b1) * tq, lo, hi)
+        dg = kk * 0.5 * (b0 + b1) * tq
+        un = _solve(w, j, up, mode, ron, dr, u, g0 + dg, u + dg / g0d, lo, hi)
         if mode == 0 and b0 == b1:
             a0_, x, y = _ab(w, j, up, u)
             a1_, x, y = _ab(w, j, up, un)
@@ -148,7 +147,8 @@ def window_flow(P, k, mode, u, d0, d1, T, cap, lo, hi):
             for n in range(5):
                 s = GL_X[n]
                 dq = b0 + (b1 - b0) * s
-                uq = _solve(w, j, up, mode, ron, dr, u, g0, g0 + kk * 0.5 * (b0 + dq) * s * tq, lo, hi)
+                gq = kk * 0.5 * (b0 + dq) * s * tq
+                uq = _solve(w, j, up, mode, ron, dr, u, g0 + gq, u + (un - u) * (gq / dg) if dg != 0.0 else u, lo, hi)
                 rq = ron + dr * uq
                 e += GL_W[n] * tq * (dq * dq / rq if mode == 0 else dq * dq * rq)
         u = un
