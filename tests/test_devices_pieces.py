@@ -126,10 +126,11 @@ def test_pieces_validation():
 @given(m=st.integers(0, len(MODELS) - 1), seed=st.integers(0, 10**6), amp=st.floats(0.1, 1.0),
        logw=st.floats(-8.0, -5.5), edge=st.floats(1e-9, 3e-8), pulses=st.integers(1, 2))
 def test_every_model_write_against_the_oracle(m, seed, amp, logw, edge, pulses):
-    """The one-pass write (whatever path each piece takes) against the same array integrated at
-    rtol = 1e-10, spread and c2c on, states including both bounds, both polarities: every resistance
-    within 2e-4, or, where the integrator at its default tolerance itself misses that (VTEAM pairs,
-    runaway toward R_on: the pieces that fall back to it), no further off than 1.5x the integrator."""
+    """The one-pass write (whatever path each piece takes) and the integrator alone at its default
+    tolerance, against the same array integrated at rtol = 1e-10, spread and c2c on, states including
+    both bounds, both polarities: every resistance within 2e-4, or the state within 2·atol (2e-9) of the
+    reference's; the floor matters only where R ~ 1/x with x below ~1e-5 (a Yakopcic device a hair off
+    x = 0, R above ~1e8 ohm): anywhere else 2e-9 in u is far below 2e-4 in R."""
     model, name, extra = MODELS[m]
     extra = dict(extra, dx_c2c=0.02)
     n = 40
@@ -147,6 +148,52 @@ def test_every_model_write_against_the_oracle(m, seed, amp, logw, edge, pulses):
     rf, rp, rr = (arr.resistance() for arr in arrs)
     fin = np.isfinite(rr)
     assert np.array_equal(fin, np.isfinite(rf))
-    err_fast = np.abs(rf[fin] / rr[fin] - 1.0)
-    err_plain = np.abs(rp[fin] / rr[fin] - 1.0)
-    assert np.all(err_fast <= np.maximum(2e-4, 1.5 * err_plain))
+    uf, up_, ur = (arr.u[fin] for arr in arrs)
+    err_fast = np.where(np.abs(uf - ur) <= 2e-9, 0.0, np.abs(rf[fin] / rr[fin] - 1.0))
+    err_plain = np.where(np.abs(up_ - ur) <= 2e-9, 0.0, np.abs(rp[fin] / rr[fin] - 1.0))
+    assert np.all(err_fast <= 2e-4), err_fast.max()
+    assert np.all(err_plain <= 2e-4), err_plain.max()
+
+
+def test_yakopcic_off_bound_accuracy():
+    """The failing example hypothesis found (seed 0, 1.5 V, 100 ns flat, 29 ns edges): 1.5e-3 while the
+    integrators' tolerance was relative to u; Yakopcic's R goes as 1/x (x = 1 − u), and a device leaving
+    x = 0 needs it relative to x (kernels._tol_u)."""
+    model, name, extra = MODELS[5]
+    n, seed = 40, 0
+    u = np.random.default_rng(seed).choice([0.0, 1.0, 0.1, 0.5, 0.9], n)
+    u = np.where(np.random.default_rng(seed + 1).random(n) < 0.6, np.random.default_rng(seed + 2).random(n), u)
+    arrs = [_array(model, name, dict(extra, dx_c2c=0.02), n, seed, True, u, **kw) for kw in ({}, ORACLE)]
+    pos = np.arange(0, n, 2, dtype=np.int64)
+    sign = np.random.default_rng(seed + 3).choice([-1.0, 1.0], pos.size)
+    pieces = [(0.0, 1.5, 2.871592404086935e-08), (1.5, 1.5, 1e-7), (1.5, 0.0, 2.871592404086935e-08)]
+    for arr in arrs:
+        arr.apply_pair_pieces(pieces, sign, pos, pos + 1)
+    rf, rr = (arr.resistance() for arr in arrs)
+    fin = np.isfinite(rr)
+    assert np.max(np.abs(rf[fin] / rr[fin] - 1.0)) <= 2e-4
+
+
+def test_vteam_pair_write_against_the_oracle():
+    """The benchmark's VTEAM write (bench_devices.py: 0.5 V trapezoid, 10 ns edges, 1 us flat, spread and
+    2 % c2c on, states uniform in 0.1..0.9) on 1,000 pairs: every resistance within 2e-4 of rtol = 1e-10.
+    Before the integrator distrusted its error estimate on a braking device (kernels._kink_ratio) this
+    was 5.9e-4: the ON-going device of a pair stops where its partner's rise pulls its voltage under
+    v_on, and one long step across that braking was estimated at 1.7e-7 and off by 3.5e-4 in u."""
+    n = 2000
+    p = preset("vteam", dx_c2c=0.02, **SPREAD["vteam"])
+    arrs = []
+    for kw in ({}, ORACLE):  # the benchmark's seed streams (its worst pair is in the first 1,000)
+        t = SeedTree(0)
+        arr = DeviceArray(p, n, build_rng=t.build_stream("bench", "d2d"), run_rng=t.run_stream("bench", "c2c"), **kw)
+        u = t.build_stream("bench", "init").uniform(0.1, 0.9, n)
+        arr.set_state(np.arange(n), p.from_u(u))
+        arrs.append(arr)
+    fast, ref = arrs
+    pos = np.arange(0, n, 2, dtype=np.int64)
+    pieces = [(0.0, 0.5, 1e-8), (0.5, 0.5, 1e-6), (0.5, 0.0, 1e-8)]
+    for arr in (fast, ref):
+        arr.apply_pair_pieces(pieces, np.ones(pos.size), pos, pos + 1)
+    assert np.mean(np.abs(fast.u - u) > 1e-3) > 0.5  # the write switches most devices
+    err = np.abs(fast.resistance() / ref.resistance() - 1.0)
+    assert err.max() <= 2e-4, err.max()
