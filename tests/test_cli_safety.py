@@ -174,6 +174,12 @@ def test_stale_temp_folders_with_the_marker_are_removed(tmp_path, capsys):
 
 
 def test_sigterm_cleans_up_like_sigint(tmp_path):
+    # Load (or compile) this run's kernels here first: the signal is delivered between Python
+    # bytecodes, so a child still inside a long LLVM compile of a cold kernel cache would answer
+    # only when that ends (more than a minute on a loaded 2-core machine).
+    from components.training.config import load
+    from components.training.trainer import TrainingRun
+    TrainingRun(load(XOR, ["training.epochs=1", "training.baselines=[]", "data.task=iris", "output.plots=false"])[0]).run()
     out = tmp_path / "r"
     cmd = [sys.executable, "-c", "import sys; from mssim.cli import main; sys.exit(main())", "run", str(XOR),
            "--out", str(out), "--set", "training.epochs=100000", "--set", "training.baselines=[]",
