@@ -274,7 +274,8 @@ class TrainingRun:
             gap=to_ticks(t.gap, name="timing.gap"), v_write=t.v_write, v_pert=v_pert,
             kappa=self.calibration["kappa_per_s"], kappa_pert=kp, j_scale=j_scale,
             v_read=syn.v_read, v_sat=ng.v_sat, pwm=pwm, eval_every=tr.eval_every, width_scale=t.width_scale)
-        w0 = np.concatenate([w.ravel() for w in init_weights(sizes, seed=scn.seed, scale=scn.synapse.w_init * self.w_span)])
+        w0 = np.concatenate([w.ravel() for w in init_weights(sizes, seed=scn.seed,
+                                                             scale=scn.synapse.w_init * self.w_span)])
         verify = scn.program.method == "verify"  # program-and-verify from the unprogrammed chip (program.py)
         if verify and syn.init_spread > 0:
             raise ConfigError("synapse.params.init_spread: the error of the direct set; with program.method = 'verify' "
