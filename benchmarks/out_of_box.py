@@ -1,6 +1,6 @@
 """Out of the box: does every device model and every synaptic unit train with nothing but one --set?
 
-Runs, with the chip-design step choosing the write voltage, PWM clock and t_max:
+Runs, with the chip-design step choosing the write voltage, PWM clock, t_max and weight span:
 
 * ``scenarios/xor.toml`` with ``--set device.model=M`` (M = team, vteam, hp, yakopcic, default
   presets) on seeds 1..10: how many reach 100 % (the issue's target: at least 8 of 10);
@@ -52,7 +52,7 @@ def run_one(job):
     d = m["design"]
     return {"scenario": scenario, "override": override, "seed": seed, "train": m["train_accuracy"],
             "test": m["test_accuracy"], "epochs": m["epochs"], "v_write": d["v_write_v"], "clock": d["clock_s"],
-            "t_max": d["t_max_s"], "v_read": d["v_read_v"], "warnings": m["warnings"],
+            "t_max": d["t_max_s"], "v_read": d["v_read_v"], "w_span": d["w_span"], "warnings": m["warnings"],
             "wall": time.perf_counter() - t0}
 
 
@@ -95,12 +95,12 @@ def main(argv=None) -> int:
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["scenario"], r["override"]), []).append(r)
-    print("| scenario | setting | v_write | clock | t_max | v_read | result | per seed |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| scenario | setting | v_write | clock | t_max | v_read | w_span | result | per seed |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for (scn, ov), rs in groups.items():
         ok = [r for r in rs if "error" not in r]
         if not ok:
-            print(f"| {scn} | `{ov}` | | | | | error: {rs[0]['error']} | |")  # noqa: E501
+            print(f"| {scn} | `{ov}` | | | | | | error: {rs[0]['error']} | |")  # noqa: E501
             continue
         r0 = ok[0]
         if scn.startswith("iris"):
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
             res = f"{n} of {len(rs)} seeds at 100 %"
             per = ", ".join(f"{r['train'] * 100:.0f}" + (f" ({r['epochs']})" if r["train"] >= 1.0 else "") for r in ok)
         print(f"| {scn} | `{ov}` | {r0['v_write']:.3g} V | {_fmt_s(r0['clock'])} | {_fmt_s(r0['t_max'])} | "
-              f"{r0['v_read'] * 1e3:.3g} mV | {res} | {per} |")
+              f"{r0['v_read'] * 1e3:.3g} mV | {r0['w_span']:g} | {res} | {per} |")
     print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s wall ({a.jobs} processes, {os.cpu_count()} cores); "
           "per seed: final train accuracy % (epochs to 100 %) or Iris test accuracy %.")
     return 0

@@ -56,7 +56,8 @@ def test_designed_pulses_span_clock_periods_and_stay_below_t_max():
     for model in ("team", "vteam", "hp", "yakopcic"):
         run = _run(f"device.model={model}", "training.epochs=1")
         d = run.design
-        alpha = run.scn.training.alpha
+        alpha = run.training_chip.alpha  # in the unit's weight (the scenario's alpha times w_span squared)
+        assert alpha == pytest.approx(run.scn.training.alpha * run.w_span ** 2)
         typical = alpha / d.kappa
         assert typical / d.clock >= 10, model
         assert d.t_max >= D.T_MAX_STEPS * alpha / max(d.kappa, d.kappa_down) * 0.999, model
@@ -234,11 +235,33 @@ def test_xor_trains_out_of_the_box_with_every_model(model):
     assert _trains([f"device.model={model}"], (1, 3)) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="Yakopcic oblea2010 in a pair: the windows pull weights back to the middle "
-                                        "outside x = 0.3..0.5, and inside it the weight range is +-0.25; needs the "
-                                        "neuron gain scaled per unit weight (docs/devices.md, Out of the box)")
 def test_xor_trains_out_of_the_box_with_yakopcic():
-    assert _trains(["device.model=yakopcic"], (1,)) == 1
+    assert _trains(["device.model=yakopcic"], (3, 6)) == 2
+
+
+def test_the_weight_span_keeps_a_reverting_device_in_the_middle_of_its_range():
+    """Yakopcic's windows pull a pair's weights back toward 0 (reversion 0.4 at ±0.5 of the range): the
+    design takes the largest span of WEIGHT_SPANS whose reversion is at most REVERSION_MAX, writes
+    alpha·span², c·span and w_init·span in the unit's weight and raises R_f by 1/span; a device
+    without reversion (TEAM) keeps span 1 and the scenario's own values."""
+    yak = _run("device.model=yakopcic", "training.epochs=1")
+    rec, s = yak.design_record(), yak.w_span
+    assert rec["w_span"] == s < 1 and rec["source"]["w_span"] == "designed"
+    dev, syn = yak.chip.spec.device_params, yak.chip.spec.synapse_params
+    v, rise, fall = yak.design.v_write, yak.timing.rise, yak.timing.fall
+    assert abs(D.reversion(dev, syn, v, rise, fall, s)) <= D.REVERSION_MAX
+    assert abs(D.reversion(dev, syn, v, rise, fall, 2 * s)) > D.REVERSION_MAX
+    assert D.reversion(dev, syn, v, rise, fall, 1.0) > 0.25
+    tr = yak.scn.training
+    assert yak.cfg.alpha == pytest.approx(tr.alpha * s * s) and yak.cfg.c == pytest.approx(tr.c * s)
+    assert np.max(np.abs(yak.initial_weights)) <= yak.scn.synapse.w_init * s * 1.0001
+    team = _run("training.epochs=1")
+    assert team.w_span == 1.0 and team.cfg.alpha == team.scn.training.alpha and team.cfg.c == team.scn.training.c
+    # R_f per unit weight rises by 1/span (a pair's resistance per unit weight is R_in)
+    ng = yak.scn.neuron
+    assert yak.chip.spec.neuron_params.r_f * s == pytest.approx(ng.gain * syn.r_in * ng.v_sat / syn.v_read, rel=1e-12)
+    assert team.chip.spec.neuron_params.r_f == pytest.approx(
+        ng.gain * team.chip.spec.synapse_params.r_in * ng.v_sat / team.chip.spec.synapse_params.v_read, rel=1e-12)
 
 
 @pytest.mark.parametrize("unit", ["differential", "bridge", "reference"])

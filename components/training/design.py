@@ -32,6 +32,11 @@ The rule (docs/devices.md, "Out of the box"):
    least twice the perturbation width; on the clock (1-2-5 series).
 4. perturbation width: ``c / kappa_pert`` (the written perturbation's pulse).
 
+Then :func:`choose_weight_span` (called by the trainer) the weight span: the largest of
+:data:`WEIGHT_SPANS` whose :func:`reversion` (the pull of the write back toward weight 0 at ±0.5
+of the span) is at most :data:`REVERSION_MAX`.  One network weight is ``span`` of the unit's
+weight: ``R_f`` rises by ``1/span`` and the design is made again for ``alpha·span²`` and ``c·span``.
+
 Before these, :func:`design_unit` chooses the unit's operating point (pair and bridge: write
 topology and divider sum; reference: ``g_ref``) and :func:`choose_edges` the pulse edges, short
 enough that the edges alone barely move a weight anywhere in the probed range (:func:`edge_motion`).
@@ -86,6 +91,10 @@ MERIT_SERIES_OK = 0.8
 REF_PROBE_W = 0.5
 #: ... for ``f`` on this grid, where both sides of the weight range keep REF_PROBE_W + 0.1.
 REF_GRID = tuple(round(REF_PROBE_W + 0.1 + 0.1 * k, 10) for k in range(int(round((2.0 - 2 * (REF_PROBE_W + 0.1)) / 0.1)) + 1))
+#: The weight span (the unit's weight per network weight) is the largest of these ...
+WEIGHT_SPANS = tuple(2.0 ** -k for k in range(7))
+#: ... whose reversion at ±UNIFORMITY_AT of the span (:func:`reversion`) is at most this.
+REVERSION_MAX = 0.03
 #: The pulse edges alone may move a weight by at most alpha over this.
 EDGE_FRACTION = 10
 #: A typical update (weight change ``alpha``) lasts this long when the device allows it (s).
@@ -493,7 +502,8 @@ class Design:
                 "v_threshold_v": self.v_threshold, "evenness": self.evenness, "typical_update_s": self.typical_update_s,
                 "typical_update_periods": self.typical_periods, "source": dict(self.chosen),
                 "rule": {"v_safe_v": V_SAFE, "margin": MARGIN, "imbalance_tol": IMBALANCE_TOL,
-                         "t_typical_s": T_TYPICAL, "even_min": EVEN_MIN, "uniformity_min": UNIFORMITY_MIN, "periods_typical": PERIODS_TYPICAL, "t_max_steps": T_MAX_STEPS}}
+                         "t_typical_s": T_TYPICAL, "even_min": EVEN_MIN, "uniformity_min": UNIFORMITY_MIN, "periods_typical": PERIODS_TYPICAL, "t_max_steps": T_MAX_STEPS,
+                         "reversion_max": REVERSION_MAX}}
 
 
 def _scan(dev, syn, rise, fall, alpha=TARGET_DW):
@@ -568,6 +578,17 @@ def choose_voltage(dev, syn, rise: float, fall: float, alpha: float) -> tuple[fl
     return float(v), v_th, uni[v]
 
 
+def _rates_at(dev, syn, v: float, rise: float, fall: float, w0: float) -> tuple[float, float, float]:
+    """``(reversion, kappa_up, kappa_down)`` at ``w0`` (a fraction of the range's end, as in
+    :func:`measure`): reversion = (inward − outward)/(inward + outward) of the two weight rates."""
+    k = {}
+    for d in (1, -1):
+        r = measure(dev, syn, v, rise, fall, d, w0=w0)
+        k[d] = r.kappa if r.status == "ok" else 0.0
+    inward, outward = (k[1], k[-1]) if w0 < 0 else (k[-1], k[1])
+    return ((inward - outward) / (inward + outward) if inward + outward > 0 else 1.0), k[1], k[-1]
+
+
 def evenness(dev, syn, v: float, rise: float, fall: float, kappa_mid: float) -> tuple[float, float, float]:
     """``(evenness, uniformity, reversion)`` of the write over the weight range, from the weight rates
     at the weights -0.5, 0 and +0.5 of the range (:data:`UNIFORMITY_AT`), both directions.
@@ -581,17 +602,35 @@ def evenness(dev, syn, v: float, rise: float, fall: float, kappa_mid: float) -> 
     ks = [kappa_mid]
     rev = []
     for w0 in _probes(dev, syn):
-        k = {}
-        for d in (1, -1):
-            r = measure(dev, syn, v, rise, fall, d, w0=w0)
-            k[d] = r.kappa if r.status == "ok" else 0.0
-            ks.append(k[d])
-        inward, outward = (k[1], k[-1]) if w0 < 0 else (k[-1], k[1])
-        rev.append((inward - outward) / (inward + outward) if inward + outward > 0 else 1.0)
+        r, ku, kd = _rates_at(dev, syn, v, rise, fall, w0)
+        ks += [ku, kd]
+        rev.append(r)
     hi = max(ks)
     uni = max(min(ks), 0.0) / hi if hi > 0 else 0.0
     reversion = float(np.mean(rev))
     return (1.0 - min(abs(reversion), 1.0)) * min(1.0, uni / UNIFORMITY_MIN), uni, reversion
+
+
+def reversion(dev, syn, v: float, rise: float, fall: float, span: float = 1.0) -> float:
+    """The :func:`evenness` reversion measured at ``span`` times its probes (the weights ±0.5·span of
+    the range): how strongly the write pulls the weights of a network that uses only that part of
+    the range back toward 0."""
+    return float(np.mean([_rates_at(dev, syn, v, rise, fall, span * w0)[0] for w0 in _probes(dev, syn)]))
+
+
+@lru_cache(maxsize=256)
+def choose_weight_span(dev, syn: SynapseParams, v: float, rise: float, fall: float) -> float:
+    """The weight span of the rule (docs/devices.md, "Out of the box"): the largest of
+    :data:`WEIGHT_SPANS` whose :func:`reversion` is at most :data:`REVERSION_MAX` (the smallest if
+    none is).  One network weight is then ``span`` of the unit's weight: the trainer raises the
+    neuron gain (``R_f``) by ``1/span`` and writes ``alpha·span²``, ``c·span`` and ``w_init·span`` in
+    the unit's weight.  A device whose windows slow the motion toward both of its bounds (Yakopcic)
+    pulls every weight of a pair back toward the middle, the more the farther out it is: a network
+    that keeps to the middle of the range does not feel it."""
+    for s in WEIGHT_SPANS:
+        if abs(reversion(dev, syn, v, rise, fall, s)) <= REVERSION_MAX:
+            return s
+    return WEIGHT_SPANS[-1]
 
 
 @lru_cache(maxsize=256)

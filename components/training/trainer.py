@@ -36,7 +36,8 @@ from ..synapses import WEIGHT_INCREASING_POLARITY, CrossbarLayer, SynapseParams
 from .chip import Chip, ChipSpec
 from .config import Scenario
 from .controller import Controller, ControllerConfig
-from .design import choose_edges, choose_read_cached, design_chip, design_unit, settle_time, unit_for_calibration
+from .design import (choose_edges, choose_read_cached, choose_voltage, choose_weight_span, design_chip, design_unit,
+                     settle_time, unit_for_calibration)
 from .program import program_verify
 from ..synapses.topologies import source_conductance, weight_resistance
 
@@ -176,33 +177,56 @@ class TrainingRun:
         # bridge: the divider sum r_sum), then the read amplitude, then the write pulses.
         pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=t.rise, fall=t.fall, clock=None)
         fixed_v = t.v_write if "v_write" in t.model_fields_set else None
-        self.edge_source = "scenario"
-        if not ({"rise", "fall"} & t.model_fields_set):  # the edges: short enough for the PWM to rule
-            # the smallest updates are those of the last epoch (training.lr_decay shrinks alpha)
-            tr_ = scn.training
-            alpha_end = float(tr_.alpha * tr_.lr_decay ** (tr_.epochs - 1))
-            rise, fall = choose_edges(dev, syn, pulse0.rise, pulse0.fall, float(tr_.alpha), fixed_v, alpha_end)
-            if (rise, fall) != (pulse0.rise, pulse0.fall):
-                t = t.model_copy(update={"rise": rise, "fall": fall})
-                pulse0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=rise, fall=fall,
+        syn_given, t_given = syn, t
+
+        def unit_design(tr_):
+            """(edges' timing, unit, edge source, unit sources) designed for the training section tr_."""
+            t, syn, p0 = t_given, syn_given, pulse0
+            edge_source = "scenario"
+            if not ({"rise", "fall"} & t.model_fields_set):  # the edges: short enough for the PWM to rule
+                # the smallest updates are those of the last epoch (training.lr_decay shrinks alpha)
+                alpha_end = float(tr_.alpha * tr_.lr_decay ** (tr_.epochs - 1))
+                rise, fall = choose_edges(dev, syn, p0.rise, p0.fall, float(tr_.alpha), fixed_v, alpha_end)
+                if (rise, fall) != (p0.rise, p0.fall):
+                    t = t.model_copy(update={"rise": rise, "fall": fall})
+                    p0 = _params("circuit.pulse", PulseParams, cc.pulse, amplitude=1.0, rise=rise, fall=fall,
                                  clock=None)
-            self.edge_source = "designed"
-        self.unit_sources = {}
-        if syn.unit in ("pair", "bridge", "reference"):
-            sp = scn.synapse.params
-            syn = design_unit(dev, syn, pulse0.rise, pulse0.fall, float(scn.training.alpha), fixed_v,
-                              "write_mid" in sp, "r_sum" in sp, "g_ref" in sp)
-            if syn.unit == "reference":
-                self.unit_sources = {"g_ref": "scenario" if "g_ref" in sp else ("designed" if syn.g_ref is not None
-                                                                                 else "default")}
-            else:
-                self.unit_sources = {"write_mid": "scenario" if "write_mid" in sp else "designed",
-                                     "r_sum": "scenario" if "r_sum" in sp else ("designed" if syn.r_sum is not None
-                                                                                 else "default")}
+                edge_source = "designed"
+            unit_sources = {}
+            if syn.unit in ("pair", "bridge", "reference"):
+                sp = scn.synapse.params
+                syn = design_unit(dev, syn, p0.rise, p0.fall, float(tr_.alpha), fixed_v,
+                                  "write_mid" in sp, "r_sum" in sp, "g_ref" in sp)
+                if syn.unit == "reference":
+                    unit_sources = {"g_ref": "scenario" if "g_ref" in sp else ("designed" if syn.g_ref is not None
+                                                                               else "default")}
+                else:
+                    unit_sources = {"write_mid": "scenario" if "write_mid" in sp else "designed",
+                                    "r_sum": "scenario" if "r_sum" in sp else ("designed" if syn.r_sum is not None
+                                                                               else "default")}
+            return t, syn, p0, edge_source, unit_sources
+
+        # The weight span: the unit's weight per network weight (design.choose_weight_span), at the
+        # write voltage the design uses for the scenario's alpha; below 1 the network's alpha, c and
+        # w_init are written in the unit's weight (alpha·span², c·span, w_init·span) and the neurons'
+        # gain per unit weight rises by 1/span (R_f below), and the design is made for those.
+        tr_net = scn.training
+        t, syn, pulse0, self.edge_source, self.unit_sources = unit_design(tr_net)
+        v_span = fixed_v if fixed_v is not None else choose_voltage(dev, syn, pulse0.rise, pulse0.fall,
+                                                                    float(tr_net.alpha))[0]
+        self.w_span = choose_weight_span(dev, syn, float(v_span), pulse0.rise, pulse0.fall)
+        if self.w_span < 1.0:
+            s_ = self.w_span
+            tr_chip = tr_net.model_copy(update={"alpha": tr_net.alpha * s_ * s_, "c": tr_net.c * s_})
+            t, syn, pulse0, self.edge_source, self.unit_sources = unit_design(tr_chip)
+        else:
+            tr_chip = tr_net
+        #: The training section in the unit's weight (the scenario's own when the weight span is 1).
+        self.training_chip = tr_chip
         if "v_read" in scn.synapse.params:
             self.v_read_source = "scenario"
         else:
-            syn = syn.with_values(v_read=choose_read_cached(dev, syn, float(scn.training.alpha)))
+            syn = syn.with_values(v_read=choose_read_cached(dev, syn, float(tr_chip.alpha)))
             self.v_read_source = "designed"
         op = opamp_params(scn.neuron.opamp, scn.neuron.opamp_params)
         ng = scn.neuron
@@ -210,7 +234,7 @@ class TrainingRun:
         # resistance per unit weight (R_in for pair and bridge, exact when buffered; 1/(G_on − G_off)
         # for differential, twice that for reference): every unit gets the same weight-to-output gain.
         cal = unit_for_calibration(dev, syn)
-        r_f = ng.gain * weight_resistance(syn.unit, cal.r_lo, cal.r_hi, syn.r_in) * ng.v_sat / syn.v_read
+        r_f = ng.gain * weight_resistance(syn.unit, cal.r_lo, cal.r_hi, syn.r_in) * ng.v_sat / syn.v_read / self.w_span
         neu = _params("neuron", NeuronParams, {}, r_f=r_f, activation=ng.activation, v_sat=ng.v_sat, invert=False, opamp=op)
         ideal = op.instant
         cc = scn.circuit
@@ -219,7 +243,7 @@ class TrainingRun:
         cmp_ = _params("circuit.comparator", ComparatorParams, cc.comparator)
         # The write pulses (components.training.design): v_write, clock, t_max and t_pert from the
         # device and the unit, each kept as given where the scenario sets it.
-        self.design = design_chip(dev, syn, t, scn.training, pulse0.rise, pulse0.fall)
+        self.design = design_chip(dev, syn, t, tr_chip, pulse0.rise, pulse0.fall)
         dz = self.design
         #: The timing section as built: the scenario's values with the designed ones filled in.
         upd = {"v_write": dz.v_write, "clock": dz.clock, "t_max": dz.t_max}
@@ -235,7 +259,7 @@ class TrainingRun:
         self.calibration = {"kappa_per_s": dz.kappa, "kappa_pert_per_s": dz.kappa_pert}
         v_pert = dz.v_pert
         j_scale = err.sum_gain * err.k_sq * err.sub_gain ** 2 * ng.v_sat ** 2
-        tr = scn.training
+        tr = tr_chip
         clock = t.clock if t.clock > 0 else TICK
         # SPSA halves it per step; timing.width_scale stretches every update width
         gain = t.width_scale * tr.alpha / (tr.c * self.calibration["kappa_per_s"] * j_scale)
@@ -250,7 +274,8 @@ class TrainingRun:
             gap=to_ticks(t.gap, name="timing.gap"), v_write=t.v_write, v_pert=v_pert,
             kappa=self.calibration["kappa_per_s"], kappa_pert=kp, j_scale=j_scale,
             v_read=syn.v_read, v_sat=ng.v_sat, pwm=pwm, eval_every=tr.eval_every, width_scale=t.width_scale)
-        w0 = np.concatenate([w.ravel() for w in init_weights(sizes, seed=scn.seed, scale=scn.synapse.w_init)])
+        w0 = np.concatenate([w.ravel() for w in init_weights(sizes, seed=scn.seed,
+                                                             scale=scn.synapse.w_init * self.w_span)])
         verify = scn.program.method == "verify"  # program-and-verify from the unprogrammed chip (program.py)
         if verify and syn.init_spread > 0:
             raise ConfigError("synapse.params.init_spread: the error of the direct set; with program.method = 'verify' "
@@ -303,6 +328,8 @@ class TrainingRun:
         rec["g_ref_s"] = self.chip.spec.synapse_params.g_ref
         rec["source"].update(self.unit_sources)
         rec["r_f_ohm"] = self.chip.spec.neuron_params.r_f
+        rec["w_span"] = self.w_span
+        rec["source"]["w_span"] = "designed"
         rec["t_settle_s"] = self.timing.t_settle
         rec["rise_s"], rec["fall_s"] = self.timing.rise, self.timing.fall
         rec["source"]["rise"] = rec["source"]["fall"] = self.edge_source
