@@ -12,23 +12,15 @@ from hypothesis import strategies as st
 from components.devices import DeviceArray, preset
 from components.devices.kernels import PATH_EXACT
 from mssim import SeedTree
+from tests.device_arrays import SPREAD, spread_array
 
-SPREAD = {"team": dict(r_on_d2d=0.05, r_off_d2d=0.05, k_on_d2d=0.1, k_off_d2d=0.1),
-          "hp": dict(r_on_d2d=0.05, r_off_d2d=0.05, mu_v_d2d=0.1),
-          "vteam": dict(r_on_d2d=0.05, r_off_d2d=0.05, k_on_d2d=0.1, k_off_d2d=0.1),
-          "yakopcic": dict(a1_d2d=0.05, a2_d2d=0.05, vp_d2d=0.05, vn_d2d=0.05)}
 MODELS = [("team", "symmetric", {}), ("team", "hp_tio2", {}), ("vteam", None, {}), ("hp", None, {}),
           ("hp", None, {"window": "biolek"}), ("yakopcic", None, {})]
 AMP = {"team": 1.5, "vteam": 0.5, "hp": 1.5, "yakopcic": 1.5}
 
 
 def _array(model, name, extra, n, seed, spread, u, **kw):
-    p = preset(model, name, **extra, **(SPREAD[model] if spread else {}))
-    t = SeedTree(seed)
-    arr = DeviceArray(p, n, build_rng=t.build_stream("pieces", "d2d"), run_rng=t.run_stream("pieces", "c2c"), **kw)
-    arr.U[:] = u
-    arr.touch()
-    return arr
+    return spread_array(model, name, extra, n, seed, spread, u, "pieces", **kw)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
