@@ -613,6 +613,20 @@ def _read_bound_ok(v0a, v0b, n_l, n_in_l, y_off, row_off, amax, amin, mode, up, 
 
 
 @njit(cache=True, _nrt=False)
+def _set_perturbation(G, G_base, usrc, pert, has_pert, v0, I0, n_in0, n0):
+    """The transfer conductances with the electrical perturbation, ``G = G_base + pert·usrc`` (each
+    unit's Norton conductance times its weight change), or without one (``has_pert`` False), and
+    then the first layer's short-circuit currents under the row voltages ``v0``."""
+    if has_pert:
+        for i in range(G.size):
+            G[i] = pert[i] * usrc[i] + G_base[i]
+    else:
+        for i in range(G.size):
+            G[i] = G_base[i]
+    _first_currents(v0, G[: n_in0 * n0], n_in0, n0, I0)
+
+
+@njit(cache=True, _nrt=False)
 def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_pert0, draws, noisy, noise_sigma,
                 err_noise, pedestal, sh_offset, n_l, n_in_l, y_off, row_off, G, G_base, usrc, G_off, writing, I0, v0, y,
                 k, tau, ng, off, stuck, rf, slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, shp,
@@ -638,9 +652,9 @@ def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_
     for i in range(v0.shape[0]):
         v0[i] = v_new[i]
     if has_pert0:
-        for i in range(G.shape[0]):
-            G[i] = pert0[i] * usrc[i] + G_base[i]
-    _first_currents(v0, G[:nG0], n_in0, n0, I0)
+        _set_perturbation(G, G_base, usrc, pert0, True, v0, I0, n_in0, n0)
+    else:
+        _first_currents(v0, G[:nG0], n_in0, n0, I0)
     for i in range(d.shape[0]):
         d[i] = d_new[i]
     h = T_settle if h_max_of == math.inf else h_max_of
@@ -659,9 +673,7 @@ def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_
         dj = _noise_dj(n_l, n_in_l, y_off, G, G_off, writing, y, k, rf, lo, hi, act, vsat, sgn, scale, stuck, nz, d,
                        ep, off_sub, draws[n_tot] * err_noise, wk)
     state[1] = min(max(state[1] + dj + pedestal, shp[2]), shp[3])
-    for i in range(G.shape[0]):
-        G[i] = pert1[i] * usrc[i] + G_base[i]
-    _first_currents(v0, G[:nG0], n_in0, n0, I0)
+    _set_perturbation(G, G_base, usrc, pert1, True, v0, I0, n_in0, n0)
     steps += _integrate(T_settle, h, tol, n_l, n_in_l, y_off, G, G_off, writing, I0, y, k, tau, ng, off, stuck, rf,
                         slew, lo, hi, act, vsat, sgn, scale, vbias, d, ep, off_sub, state, True, shp, sup, acc, rec,
                         rec_n, True, wk)
@@ -680,9 +692,7 @@ def _sample_two(T_gap, T_settle, h_max_of, tol, v_new, d_new, pert0, pert1, has_
         return 2
     out[0] = min(max(j, ep[10]), ep[11])
     out[1] = min(max(state[1] + sh_offset, shp[2]), shp[3])
-    for i in range(G.shape[0]):
-        G[i] = G_base[i]
-    _first_currents(v0, G[:nG0], n_in0, n0, I0)
+    _set_perturbation(G, G_base, usrc, pert1, False, v0, I0, n_in0, n0)
     return 0
 
 
@@ -771,16 +781,8 @@ def _sample_two_p(F, I, B, lay, check, T_gap, T_settle, h_max_of, tol, v_new, d_
 def _apply_pert_p(F, I, lay, pert, has_pert):
     """The transfer conductances with the electrical perturbation ``pert`` (or none), and the first
     layer's currents under the present row voltages."""
-    G, G_base, usrc = _fv(F, lay, 0), _fv(F, lay, 1), _fv(F, lay, 2)
-    if has_pert:
-        for i in range(G.size):
-            G[i] = pert[i] * usrc[i] + G_base[i]
-    else:
-        for i in range(G.size):
-            G[i] = G_base[i]
-    n0 = _iv(I, lay, 0)[0]
-    n_in0 = _iv(I, lay, 1)[0]
-    _first_currents(_fv(F, lay, 4), G[: n_in0 * n0], n_in0, n0, _fv(F, lay, 3))
+    _set_perturbation(_fv(F, lay, 0), _fv(F, lay, 1), _fv(F, lay, 2), pert, has_pert, _fv(F, lay, 4), _fv(F, lay, 3),
+                      _iv(I, lay, 1)[0], _iv(I, lay, 0)[0])
 
 
 @njit(cache=True, _nrt=False)
