@@ -123,7 +123,7 @@ class CrossbarLayer(AnalogBlock):
         self._h_hint = {"read": math.inf, "write": math.inf}
         self._cache_key = None
         self._write_plan = None
-        self._fast_write = None  # write_for_engine's constants (topology plan, unit terms)
+        self._fast_write = None  # write_for_engine's read-state constants of the unit
         self._cache = None
         self._lines = None
         self._write_idx_all = None  # write_pieces: device indices when every unit is written
@@ -685,23 +685,17 @@ class CrossbarLayer(AnalogBlock):
             return self.write_pieces(pcs, flat.reshape(self.n_in, self.n_out))
         fx = self._fast_write
         if fx is None:
-            topo, sp_ = self.topology, self.synapse_params
-            plan = (np.array([p for p, _ in topo.write_pairs], dtype=np.int64),
-                    np.array([n for _, n in topo.write_pairs], dtype=np.int64),
-                    np.array(topo.write_single, dtype=np.int64))
-            grounded = sp_.write_mid == "ground"
-            one_pass = len(topo.write_pairs) == 1 and not topo.write_single and not grounded
+            sp_ = self.synapse_params
             by_current = self._thresholds is not None and self._thresholds[2]
-            fx = self._fast_write = (plan, grounded, one_pass, T.UNIT_CODES[sp_.unit], float(sp_.r_in),
-                                     float(self.g_ref or 0.0), bool(sp_.buffer), bool(by_current))
-        plan, grounded, one_pass, code, r_in, g_ref, buffered, by_current = fx
+            fx = self._fast_write = (T.UNIT_CODES[sp_.unit], float(sp_.r_in), float(self.g_ref or 0.0),
+                                     bool(sp_.buffer), bool(by_current))
+        code, r_in, g_ref, buffered, by_current = fx
+        plan = self._write_plan_arrays()
+        grounded, one_pass = self._write_mode()
         dx_dn, dx_up = arr.params.c2c_spreads()
         draws = _NO_DRAWS
         if dx_dn > 0 or dx_up > 0:
-            m, k = write_calls(pcs, flat)
-            n_draw = k * m * (2 * plan[0].size + plan[2].size)
-            if n_draw:
-                draws = arr.run_rng.standard_normal(n_draw)
+            draws = self._c2c_draws(plan, *write_calls(pcs, flat), dx_dn, dx_up)
         bufs = self._state_buffers()
         e, calls = write_then_state(pcs, flat, self.n_units, plan[0], plan[1], plan[2], arr.model, arr.P, arr.U, arr.dU,
                                     arr.flags, arr.switch_count, arr._limit, arr._stuck_u, arr.params.switch_dx,
@@ -715,6 +709,31 @@ class CrossbarLayer(AnalogBlock):
         self._keep_state(*bufs)
         self.energy_write_j += e
         return e
+
+    def _write_mode(self) -> tuple[bool, bool]:
+        """``(grounded, one_pass)``: the middle node held at 0 V during a write
+        (``synapse.params.write_mid = "ground"``); one pass per pair through all the pieces
+        (:meth:`DeviceArray.apply_pair_pieces`: one series pair per unit and no lone device)."""
+        topo = self.topology
+        grounded = self.synapse_params.write_mid == "ground"
+        return grounded, len(topo.write_pairs) == 1 and not topo.write_single and not grounded
+
+    def _write_plan_arrays(self):
+        """The unit's write slots as index arrays (pairs' positive slots, their negative slots, lone
+        slots), made once."""
+        plan = self._write_plan
+        if plan is None:
+            topo = self.topology
+            plan = self._write_plan = (np.array([p for p, _ in topo.write_pairs], dtype=np.int64),
+                                       np.array([n for _, n in topo.write_pairs], dtype=np.int64),
+                                       np.array(topo.write_single, dtype=np.int64))
+        return plan
+
+    def _c2c_draws(self, plan, m, k, dx_dn, dx_up):
+        """The cycle-to-cycle normals of a pulse with ``k`` driving pieces through ``m`` units: one
+        per device call (pairs: both devices), from the device array's run stream."""
+        n_draw = k * m * (2 * plan[0].size + plan[2].size) if (dx_dn > 0 or dx_up > 0) else 0
+        return self.device_array.run_rng.standard_normal(n_draw) if n_draw else _NO_DRAWS
 
     def write_pieces(self, pieces, polarity) -> float:
         """Apply a whole write pulse, given as pieces ``(v0, v1, duration_s)`` in order, to every unit
@@ -735,11 +754,8 @@ class CrossbarLayer(AnalogBlock):
         pcs = np.asarray(pieces, dtype=float).reshape(-1, 3)
         m, k = write_calls(pcs, flat)
         topo = self.topology
-        grounded = self.synapse_params.write_mid == "ground"
+        grounded, one_pass = self._write_mode()
         dx_dn, dx_up = arr.params.c2c_spreads()
-        # one pass per pair through all the pieces (DeviceArray.apply_pair_pieces): one pair per
-        # unit and a series write
-        one_pass = len(topo.write_pairs) == 1 and not topo.write_single and not grounded
         if m >= _PAR_PAIRS:  # large: the device kernels' multi-threaded twins, called from here
             U = self.n_units
             if m == U:  # every unit written (the usual WSP update): the same index arrays each time
@@ -769,13 +785,8 @@ class CrossbarLayer(AnalogBlock):
                 for i_ in idx_single:
                     e += float(arr.apply_voltage(sa, sb, T_, i_).sum())
         else:
-            plan = self._write_plan
-            if plan is None:
-                plan = self._write_plan = (np.array([p for p, _ in topo.write_pairs], dtype=np.int64),
-                                           np.array([n for _, n in topo.write_pairs], dtype=np.int64),
-                                           np.array(topo.write_single, dtype=np.int64))
-            n_draw = k * m * (2 * plan[0].size + plan[2].size) if (dx_dn > 0 or dx_up > 0) else 0
-            draws = arr.run_rng.standard_normal(n_draw) if n_draw else _NO_DRAWS
+            plan = self._write_plan_arrays()
+            draws = self._c2c_draws(plan, m, k, dx_dn, dx_up)
             e, calls = write_pieces_kernel(pcs, flat, self.n_units, plan[0], plan[1], plan[2], arr.model, arr.P,
                                            arr.U, arr.dU, arr.flags, arr.switch_count, arr._limit, arr._stuck_u,
                                            arr.params.switch_dx, arr.rtol, arr.atol, arr.rate_cap, arr.exact_flows,
