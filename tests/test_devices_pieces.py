@@ -191,3 +191,50 @@ def test_vteam_pair_write_against_the_oracle():
     assert np.mean(np.abs(fast.u - u) > 1e-3) > 0.5  # the write switches most devices
     err = np.abs(fast.resistance() / ref.resistance() - 1.0)
     assert err.max() <= 2e-4, err.max()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(m=st.integers(0, len(MODELS) - 1), seed=st.integers(0, 10**6), spread=st.booleans(),
+       c2c=st.sampled_from([0.0, 0.05]), endurance=st.sampled_from([np.inf, 2.0]),
+       stuck=st.sampled_from(["current", "on", "off"]), amp=st.floats(0.1, 0.8),
+       logw=st.floats(-8.0, -5.5), edge=st.floats(1e-9, 3e-8), pulses=st.integers(1, 3),
+       subset=st.booleans(), n=st.sampled_from([64, 5000]))
+def test_single_pieces_equal_one_call_per_piece(m, seed, spread, c2c, endurance, stuck, amp, logw, edge, pulses,
+                                                subset, n):
+    """DeviceArray.apply_voltage_pieces against one apply_voltage call per piece, bit for bit: energies, states,
+    last changes, switching counts, wear-out flags, path counts; stuck and open devices, mixed signs (0
+    included), a subset of the devices, the serial (64) and the parallel kernel (5000 devices)."""
+    model, name, extra = MODELS[m]
+    extra = dict(extra, dx_c2c=c2c, endurance_cycles=endurance, endurance_stuck=stuck, switch_dx=0.005)
+    u = np.random.default_rng(seed).choice([0.0, 1.0, 0.3, 0.5, 0.7, 0.05, 0.95], n)
+    a, b = (_array(model, name, extra, n, seed, spread, u) for _ in range(2))
+    for arr in (a, b):
+        arr.set_stuck([3, 10])
+        arr.set_open([5])
+    idx = np.arange(0, n, 3, dtype=np.int64) if subset else None
+    k = n if idx is None else idx.size
+    sign = np.random.default_rng(seed + 3).choice([-1.0, 1.0, 0.0, 0.5], k)
+    v = amp * AMP[model]
+    pieces = [(0.0, v, edge), (v, v, 10.0 ** logw), (v, 0.0, edge)]
+    for _ in range(pulses):
+        e_a = sum(a.apply_voltage(sign * v0, sign * v1, T, idx) for v0, v1, T in pieces)
+        e_b = b.apply_voltage_pieces(pieces, sign, idx)
+        assert np.array_equal(e_a, e_b)
+        assert np.array_equal(a.U, b.U)
+        assert np.array_equal(a.dU, b.dU)
+        assert np.array_equal(a.switch_count, b.switch_count)
+        assert np.array_equal(a.flags, b.flags)
+        assert np.array_equal(a.path_counts, b.path_counts)
+
+
+def test_single_pieces_validation():
+    from mssim.errors import ConfigError
+
+    arr = DeviceArray(preset("team", "symmetric"), 4)
+    with pytest.raises(ConfigError, match="apply_voltage_pieces: sign"):
+        arr.apply_voltage_pieces([(0.0, 1.0, 1e-8)], [1.0, 1.0, 1.0])
+    with pytest.raises(ConfigError, match="duration"):
+        arr.apply_voltage_pieces([(0.0, 1.0, -1e-8)])
+    with pytest.raises(ConfigError, match="finite"):
+        arr.apply_voltage_pieces([(0.0, float("nan"), 1e-8)])
+    assert arr.apply_voltage_pieces([]).tolist() == [0.0] * 4

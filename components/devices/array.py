@@ -327,6 +327,39 @@ class DeviceArray:
         """
         return self._apply1(0, v0, v1, duration_s, index)
 
+    def apply_voltage_pieces(self, pieces, sign=None, index=None) -> np.ndarray:
+        """A voltage pulse given as PWL pieces ``(v0, v1, duration_s)`` (V, V, s) across single devices,
+        device j driven with ``sign[j]`` times each piece (default 1): the same as one
+        :meth:`apply_voltage` call per piece in order (each piece a cycle for ``dx_c2c`` and endurance,
+        the same random draws, the same bits), in one kernel pass.  ``index`` selects devices (default
+        all).  Returns the energy (J) per device, summed over the pieces."""
+        idx = self._index(index)
+        m = idx.size if idx.size else self.n
+        sign = np.ones(m) if sign is None else _as_f64(sign, "sign")
+        if sign.size != m:
+            raise ConfigError(f"DeviceArray.apply_voltage_pieces: sign must have one entry per selected device "
+                              f"({m}, got {sign.size})")
+        v0 = np.array([float(p[0]) for p in pieces])
+        v1 = np.array([float(p[1]) for p in pieces])
+        T = np.array([self._check_duration(p[2]) for p in pieces])
+        if not (np.all(np.isfinite(v0)) and np.all(np.isfinite(v1)) and np.all(np.isfinite(sign))):
+            raise ConfigError("DeviceArray.apply_voltage_pieces: voltages and signs must be finite")
+        if v0.size == 0 or m == 0:
+            return np.zeros(m)
+        energy = np.empty(m)
+        c2c_dn, c2c_up = (float(x) for x in self.params.c2c_spreads())
+        noise = self.run_rng.standard_normal((v0.size, m)) if self.params.dx_c2c > 0 else np.zeros((1, 1))
+        par = m >= _PAR_MIN and self._pick.parallel()
+        t0 = time.perf_counter()
+        (K.apply_single_pieces if par else K.apply_single_pieces_ser)(
+            self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
+            self.params.switch_dx, idx, sign, v0, v1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows,
+            c2c_dn, c2c_up, noise, energy, self.path_counts)
+        if m >= _PAR_MIN:
+            self._pick.record(par, (time.perf_counter() - t0) / m)
+        self.version += 1
+        return energy
+
     def apply_current(self, i0, i1, duration_s, index=None) -> np.ndarray:
         """Drive devices with a current (into +) ramping from ``i0`` to ``i1`` (A). Returns energy (J)."""
         return self._apply1(1, i0, i1, duration_s, index)

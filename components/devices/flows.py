@@ -45,7 +45,7 @@ MAX_ALPHA = 16
 SERIES_Y = 1.5     # below: positive power series in z = y/(1+y) <= 0.6; above: closed form in t = 1 + y
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _binom(n, k):
     r = 1.0
     for q in range(1, k + 1):
@@ -53,7 +53,7 @@ def _binom(n, k):
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _powi(b, n):
     r = 1.0
     x = b
@@ -78,7 +78,7 @@ def _series_limit(a):
     return _LIMITS[a]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def flow_h(y, a):
     """H(y) = ∫_0^y w^a/(1 + w)² dw for integer 1 <= a <= MAX_ALPHA, y >= 0 (relative error ~1e-11)."""
     if y <= 0.0:
@@ -109,7 +109,7 @@ def flow_h(y, a):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def flow_e(y, a):
     """E(y) = ∫_0^y w^(a-1)/(1 + w) dw for integer a >= 1, y >= 0."""
     if y <= 0.0:
@@ -138,7 +138,7 @@ def flow_e(y, a):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def flow_h_inv(h, a, ylo, yhi, y0, h0, hl, hh):
     """y in [ylo, yhi] with H(y) = h (H increasing; hl = H(ylo), hh = H(yhi), NaN if unknown);
     safeguarded Newton from a first-order step off the known point H(y0) = h0 (y0 = 0: none)."""
@@ -173,7 +173,7 @@ def flow_h_inv(h, a, ylo, yhi, y0, h0, hl, hh):
     return y
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _law(P, k, dirn):
     """(K, θ, integer α or -1, Δ, α) of device k moving in direction dirn."""
     if dirn > 0.0:
@@ -205,7 +205,7 @@ def _cap_s(K, S, a, cap):
     return S / (1.0 + (cap / K) ** (1.0 / a))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _y_of(s, S):
     z = s / S
     return z / (1.0 - z)
@@ -216,7 +216,7 @@ GL_W = (0.11846344252809454, 0.23931433524968324, 0.28444444444444444, 0.2393143
 LOCAL_VAR = 0.05   # the local quadrature is used while w^α varies by less than ~5 % over a phase
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _gl_q(S, a, Rc, s0, Q):
     """(t, ∫dt/s) over progress [0, Q] with s = s0 + Rc·q, dt = dq/w^α, w = S/s − 1 (5-point Gauss-Legendre)."""
     t = 0.0
@@ -229,7 +229,7 @@ def _gl_q(S, a, Rc, s0, Q):
     return t * Q, ei * Q
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _flow_q(S, a, Rc, s0, rem, qe):
     """Advance the flow ds/dt = Rc·w^α (w = S/s − 1 > 0) from s0 for at most ``rem`` seconds or up to the
     progress ``qe`` of the next event, in the progress variable Q = ∫ w^α dt (ds = Rc·dQ).
@@ -286,7 +286,7 @@ def _flow_q(S, a, Rc, s0, rem, qe):
     return Q, rem, abs(flow_e(y1, a) - flow_e(y0, a)) / abs(Rc), False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def team_flat(P, kp, kn, single, u1, u2, V, T, cap, s1, s2):
     """Exact constant-voltage segment of one TEAM device (``single``; kn ignored) or a series pair
     (current V/s into + of kp and into − of kn), linear I-V, no window.
@@ -462,7 +462,7 @@ def balanced_step(K1, K2, th, ia, D1, D2, ron2, u1, u2, V0, V1, T, cap):
     return u1 + d1 * du1, u2 - d1 * du2, e, True, True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _ramp_bracket(P, kp, kn, single, u1, u2, V0, V1, T, cap, s1, s2, rtol, atol):
     """A voltage ramp V0 -> V1 (one sign) through one TEAM device (``single``; kn ignored) or a series pair,
     linear I-V, no window, any laws (spread, unequal thresholds): a closed form with a certified error.
@@ -533,7 +533,7 @@ def _ramp_bracket(P, kp, kn, single, u1, u2, V0, V1, T, cap, s1, s2, rtol, atol)
     return u1 + d1 * e1, u2 - d1 * e2, T * (V0 * V0 + V0 * V1 + V1 * V1) / (3.0 * sm), ratio
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def team_ramp_certified(P, kp, kn, single, u1, u2, V0, V1, T, cap, s1, s2, rtol, atol):
     """:func:`_ramp_bracket`, accepted when every bracket is within its tolerance.
 
@@ -549,7 +549,7 @@ def team_ramp_certified(P, kp, kn, single, u1, u2, V0, V1, T, cap, s1, s2, rtol,
     return u1, u2, 0.0, False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def team_ramp_balanced(P, kp, kn, u1, u2, V0, V1, T, cap, s1, s2):
     """:func:`balanced_step` with the law of the pair's parameter rows (kp, kn).
 
@@ -567,7 +567,7 @@ def team_ramp_balanced(P, kp, kn, u1, u2, V0, V1, T, cap, s1, s2):
     return n1, n2, e, ok
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def hp_pair(P, kp, kn, u1, u2, V0, V1, T, cap, s1, s2):
     """Exact PWL segment V0 -> V1 over an HP pair without window (linear drift, no threshold).
 

@@ -79,7 +79,7 @@ def resistance(P, k, u):
     return ron * math.exp(math.log(roff / ron) * u)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def yak_current(P, k, u, v):
     """Current into mssim's + terminal of a Yakopcic device (paper's terminals flipped)."""
     x = 1.0 - u
@@ -88,7 +88,7 @@ def yak_current(P, k, u, v):
     return -a * x * math.sinh(P[k, Y_B] * vp)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def yak_voltage(P, k, u, i):
     """Inverse of :func:`yak_current` (voltage needed for current i); x floored at 1e-12."""
     x = max(1.0 - u, 1e-12)
@@ -97,21 +97,21 @@ def yak_voltage(P, k, u, i):
     return -math.asinh(ip / (a * x)) / P[k, Y_B]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def current_of(model, P, k, u, v):
     if model == MODEL_YAKOPCIC:
         return yak_current(P, k, u, v)
     return v / resistance(P, k, u)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def voltage_of(model, P, k, u, i):
     if model == MODEL_YAKOPCIC:
         return yak_voltage(P, k, u, i)
     return i * resistance(P, k, u)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _window(P, k, u, up):
     w = P[k, P_WIN]
     if w == WIN_NONE:
@@ -189,7 +189,7 @@ def threshold_rate(P, k, d, u, cap, windowed):
     return _cap_rate(r, cap)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def dudt(model, P, k, u, v, i, cap):
     """Rate of the normalised state (1/s) for voltage v across and current i into +."""
     if model == MODEL_YAKOPCIC:
@@ -264,7 +264,7 @@ GL_W = np.array([0.11846344252809454, 0.23931433524968324, 0.28444444444444444, 
                  0.11846344252809454])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _energy_frozen1(model, P, k, mode, u, a0, a1, T):
     """Energy (J) over a segment with the state frozen at u."""
     if model != MODEL_YAKOPCIC:
@@ -282,7 +282,7 @@ def _energy_frozen1(model, P, k, mode, u, a0, a1, T):
     return e * T
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _int_pos_pow(c0, c1, T, a):
     """Exact integral over [0, T] of max(0, c(t))**a for c linear from c0 to c1."""
     if c0 <= 0.0 and c1 <= 0.0:
@@ -292,7 +292,7 @@ def _int_pos_pow(c0, c1, T, a):
     return T / (c1 - c0) * (_ipow(max(c1, 0.0), a + 1.0) - _ipow(max(c0, 0.0), a + 1.0)) / (a + 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _closed_form1(model, P, k, mode, u, a0, a1, T, cap, lo, hi):
     """Closed-form end state, or -1.0 if this model/drive/window has none."""
     if model == MODEL_TABLE:  # voltage drive: the law depends on the drive alone (components.devices.table)
@@ -353,7 +353,7 @@ def _closed_form1(model, P, k, mode, u, a0, a1, T, cap, lo, hi):
     return -1.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def advance1(model, P, k, mode, u0, a0, a1, T, rtol, atol, cap):
     """Advance device k over one PWL segment of duration T. Returns (u_end, energy, n_steps)."""
     lo, hi = _bounds(P, k)
@@ -439,7 +439,7 @@ def _energy_ratio(H, q1, q3, q4, q5, q6, q7, e, de, rtol):
     return ee / (rtol * max(abs(e), abs(e + de)) + 1e-300)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dp1(model, P, k, mode, u, a0, a1, T, rtol, atol, cap, lo, hi, r0, p0):
     """Dormand-Prince 5(4) over one segment (r0, p0: rate and power at its start)."""
     t = 0.0
@@ -524,7 +524,7 @@ def _rate_c(single, model, P, kp, kn, mpos, mode, u, uo, V, cap, lo, hi):
     return dudt(model, P, kn, u, vp - V, -i, cap), V * i
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _gl_piece(single, model, P, kp, kn, mpos, mode, a, b, uo, V, cap, sgn, lo, hi):
     """5-point Gauss-Legendre of dt = du/|rate| and dE = power·dt over [a, b].
     Returns (time, energy, max |rate|, ok); ok is False if the rate vanishes or turns at a node."""
@@ -545,7 +545,7 @@ def _gl_piece(single, model, P, kp, kn, mpos, mode, a, b, uo, V, cap, sgn, lo, h
     return ti * abs(h), ei * abs(h), gmax, True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _march(single, model, P, kp, kn, mpos, mode, u0, uo, V, T, rtol, atol, cap, ulim, sgn, lo, hi):
     """Integrate t(u) = ∫ du/|du/dt| from u0 toward ulim (direction sgn) with adaptive 5-point
     Gauss-Legendre pieces (error estimate: whole piece against its two halves; accepted when the
@@ -605,7 +605,7 @@ def _march(single, model, P, kp, kn, mpos, mode, u0, uo, V, T, rtol, atol, cap, 
     return u, t, e, -1, npc
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _invert(single, model, P, kp, kn, mpos, mode, a, b, uo, V, t_rem, t, e, I, rtol, atol, cap, sgn, lo, hi, npc):
     """End state inside the accepted piece [a, b] (time I > t_rem): solve ∫_a^u du/|rate| = t_rem."""
     h = abs(b - a)
@@ -679,7 +679,7 @@ def pair_current(model, P, kp, kn, up, un, v):
     return yak_current(P, kp, up, x), x
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _team_lin_rate1(P, k, uc, v, cap):
     """(du/dt, power) of one TEAM device with linear I-V and no window under voltage v: bit-identical
     to the general path (current_of, dudt with window factor 1.0), without its calls."""
@@ -687,7 +687,7 @@ def _team_lin_rate1(P, k, uc, v, cap):
     return threshold_rate(P, k, i, 0.0, cap, False), v * i
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _team_lin_rates2(P, kp, kn, u1c, u2c, v, cap):
     """(du1/dt, du2/dt, power) of a TEAM pair with linear I-V and no window: bit-identical to the general
     path (window factor 1.0), without its per-device calls; most write time of the default physics."""
@@ -710,7 +710,7 @@ def _deriv2(model, P, kp, kn, u1, u2, s, a0, a1, cap, lo1, hi1, lo2, hi2):
     return r1, r2, v * i
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def advance2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2):
     """Advance a series pair over one PWL segment. s1/s2: device is stuck (state frozen).
 
@@ -790,7 +790,7 @@ def advance2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2):
     return _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1, lo2, hi2)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _partner_frozen(model, P, kp, kn, mpos, um, uo, V, cap, lo1, hi1, lo2, hi2):
     """Whether the non-moving device of a pair has zero rate (or is pushed outward at a bound)
     with the moving one at state um, under constant voltage V."""
@@ -805,7 +805,7 @@ def _partner_frozen(model, P, kp, kn, mpos, um, uo, V, cap, lo1, hi1, lo2, hi2):
     return r == 0.0 or (uo <= lo and r < 0.0) or (uo >= hi and r > 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dp2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2, lo1, hi1, lo2, hi2):
     """Dormand-Prince 5(4) for a series pair over one segment. Returns (u1, u2, energy, n_steps)."""
     a1r, a2r, p0 = _deriv2(model, P, kp, kn, u1, u2, 0.0, a0, a1, cap, lo1, hi1, lo2, hi2)
@@ -977,7 +977,7 @@ def _moves_far(P, k, mode, u, d0, d1, T):
     return abs(r * _window(P, k, uc, r > 0.0)) * T > MARCH_MIN_DU
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol, cap,
                 fast, energy):
     """Advance one device; returns (integrator steps, path code)."""
@@ -1071,7 +1071,7 @@ def _below_thresholds_pair(model, P, kp, kn, u1, u2, a0, a1):
     return R
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast, s1, s2):
     """One PWL segment d0 -> d1 (V) of the series pair (kp, kn) from states (o1, o2), nothing stored.
     Returns (u1, u2, energy, integrator steps, path code)."""
@@ -1125,7 +1125,7 @@ def _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast, s1, s
     return n1, n2, e + e0, ns, code
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
               fast, energy):
     """Advance one series pair; returns (integrator steps, path code)."""
@@ -1158,7 +1158,7 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
     return ns, code
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, amp, width, rise, fall, rtol,
                atol, cap, fast, energy):
     """One trapezoid pulse (0 -> a over rise, a for width, a -> 0 over fall) through pair j, the state kept
@@ -1242,7 +1242,7 @@ def apply_pair_pulses(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
     return tot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _uniform_laws(model, P, fast, uniform):
     """:func:`balanced_law` of parameter row 0 for a positive and a negative drive where every row is that
     row and the exact flows apply (ok False otherwise)."""
@@ -1257,7 +1257,7 @@ def _uniform_laws(model, P, fast, uniform):
 PIECES_CHUNK = 512  # pairs per task of the parallel pulse kernel (one call per chunk, not per pair)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
                   atol, cap, fast, uniform, c2c_dn, c2c_up, noise, energy, lup, ldn):
     """The PWL pieces q of one write pulse through pairs j0 <= j < j1 (voltage sign[j]·v0[q] -> sign[j]·v1[q]
@@ -1370,7 +1370,7 @@ def apply_pair_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
     return tot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, sign, v0, v1, T, rtol,
                           atol, cap, fast, uniform, c2c_dn, c2c_up, noise, energy, paths):
     """Single-threaded :func:`apply_pair_pieces` for small arrays (no thread wake-up)."""
@@ -1386,7 +1386,7 @@ def apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_
     return tot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def apply_single(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a0, a1, T, mode, rtol, atol, cap,
                  fast, energy, paths):
     """Advance devices idx[j] (all if idx is empty) under PWL drive a0[j]->a1[j] (len 1 = broadcast).
@@ -1428,6 +1428,95 @@ def apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, i
 
 
 @njit(cache=True)
+def _single_pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, sign, v0, v1, T,
+                         rtol, atol, cap, fast, c2c_dn, c2c_up, noise, energy, eq):
+    """The PWL pieces q of one voltage pulse through devices j0 <= j < j1 (device idx[j], or j if idx is
+    empty; voltage sign[j]·v0[q] -> sign[j]·v1[q] over T[q]), each piece exactly what one
+    :func:`apply_single` call and its cycle-to-cycle draw ``noise[q, j]`` do (a piece is one cycle).
+    ``eq``: scratch of one energy per device.  Returns (integrator steps, pieces on the exact, fallback,
+    integrator and certified paths)."""
+    a = np.empty(1)
+    b = np.empty(1)
+    tot = 0
+    n1 = 0
+    n2 = 0
+    n3 = 0
+    n4 = 0
+    for j in range(j0, j1):
+        k = idx[j] if idx.size > 0 else j
+        e = 0.0
+        for q in range(v0.size):
+            a[0] = sign[j] * v0[q]
+            b[0] = sign[j] * v1[q]
+            ns, code = _single_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a, b,
+                                   T[q], 0, rtol, atol, cap, fast, eq)
+            e += eq[j]
+            tot += ns
+            if code == PATH_EXACT:
+                n1 += 1
+            elif code == PATH_FALLBACK:
+                n2 += 1
+            elif code == PATH_INTEGRATOR:
+                n3 += 1
+            elif code == PATH_CERTIFIED:
+                n4 += 1
+            if (c2c_dn > 0.0 or c2c_up > 0.0) and (flags[k] & 3) == 0:
+                s = c2c_dn if dU[k] < 0.0 else c2c_up
+                U[k] = min(max(U[k] + dU[k] * s * noise[q, j], 0.0), 1.0)
+        energy[j] = e
+    return tot, n1, n2, n3, n4
+
+
+@njit(cache=True, parallel=True)
+def apply_single_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, sign, v0, v1, T, rtol, atol,
+                        cap, fast, c2c_dn, c2c_up, noise, energy, paths):
+    """A voltage pulse given as PWL pieces (v0[q] -> v1[q] over T[q], times sign[j] for device j) through
+    single devices in one pass: the same as one :func:`apply_single_par` call per piece, each followed by
+    its cycle-to-cycle noise (``noise`` of shape (pieces, devices), drawn in the order those calls draw).
+    Energy per device summed over the pieces; devices per piece and path code added to ``paths``;
+    returns the integrator steps."""
+    m = idx.size if idx.size > 0 else U.size
+    eq = np.empty(m)
+    nch = (m + PIECES_CHUNK - 1) // PIECES_CHUNK
+    tot = 0
+    c1 = 0
+    c2 = 0
+    c3 = 0
+    c4 = 0
+    for c in prange(nch):
+        ns, n1, n2, n3, n4 = _single_pieces_chunk(c * PIECES_CHUNK, min(m, (c + 1) * PIECES_CHUNK), model, P, U, dU,
+                                                  flags, count, limit, stuck_u, switch_dx, idx, sign, v0, v1, T, rtol,
+                                                  atol, cap, fast, c2c_dn, c2c_up, noise, energy, eq)
+        tot += ns
+        c1 += n1
+        c2 += n2
+        c3 += n3
+        c4 += n4
+    paths[1] += c1
+    paths[2] += c2
+    paths[3] += c3
+    paths[4] += c4
+    paths[0] += v0.size * m - c1 - c2 - c3 - c4
+    return tot
+
+
+@njit(cache=True)
+def apply_single_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, sign, v0, v1, T, rtol,
+                            atol, cap, fast, c2c_dn, c2c_up, noise, energy, paths):
+    """Single-threaded :func:`apply_single_pieces` for small arrays (no thread wake-up)."""
+    m = idx.size if idx.size > 0 else U.size
+    tot, n1, n2, n3, n4 = _single_pieces_chunk(0, m, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx,
+                                               sign, v0, v1, T, rtol, atol, cap, fast, c2c_dn, c2c_up, noise, energy,
+                                               np.empty(m))
+    paths[1] += n1
+    paths[2] += n2
+    paths[3] += n3
+    paths[4] += n4
+    paths[0] += v0.size * m - n1 - n2 - n3 - n4
+    return tot
+
+
+@njit(cache=True, _nrt=False)
 def apply_pairs(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg, a0, a1, T, rtol, atol, cap,
                 fast, energy, paths):
     """Advance series pairs (pos[j], neg[j]) under total PWL voltage a0[j]->a1[j] (len 1 = broadcast).
@@ -1466,7 +1555,7 @@ def apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, po
     return tot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def resistances(model, P, U, flags, v_read, out):
     """Resistance per device; one parameter row (P.shape[0] == 1) stands for every device."""
     one = P.shape[0] == 1
@@ -1482,7 +1571,7 @@ def resistances(model, P, U, flags, v_read, out):
             out[k] = resistance(P, r, U[k])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def currents(model, P, U, flags, v, out):
     sc = v.size == 1
     for k in range(U.size):

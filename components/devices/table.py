@@ -98,7 +98,7 @@ def _interval(P, k, first, n, u, downward):
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def table_rate(P, k, u, v):
     """du/dt (1/s) of table device k at normalised state u under device voltage v (before the cap)."""
     if v > P[k, P_THUP]:
@@ -130,7 +130,7 @@ def _int_pos(c0, c1, T, a):
     return T / (c1 - c0) * (max(c1, 0.0) ** (a + 1.0) - max(c0, 0.0) ** (a + 1.0)) / (a + 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _walk(P, k, first, n, u, dp):
     """Move u by dp knot intervals along the ascending knots P[k, first:first+n] (end intervals extended)."""
     j = _interval(P, k, first, n, u, dp < 0.0)
@@ -145,7 +145,7 @@ def _walk(P, k, first, n, u, dp):
     return k0 + (p - j) * (P[k, first + j + 1] - k0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def table_flow(P, k, u, a0, a1, T, cap):
     """Exact end state of table device k after the voltage ramp a0 -> a1 (V) over T (s), or -1.0 if the
     rate cap would bind.  The pulse number moves by ∫ s(v(t)) dt / w in each direction (the law depends
