@@ -43,18 +43,24 @@ def window_flow_ok(P, k):
     return (w == WIN_JOGLEKAR or w == WIN_BIOLEK or w == WIN_PRODROMAKIS) and P[k, P_WP] == 1.0
 
 
+@njit(cache=True, inline="always")
+def _ln(x):
+    """ln x, -inf at x <= 0 (what compiled code gives at 0; plain Python, NUMBA_DISABLE_JIT=1, would raise)."""
+    return math.log(x) if x > 0.0 else -math.inf
+
+
 @njit(cache=True)
 def _ab(w, j, up, u):
     """(A(u), B(u), f(u)) of window code w (p = 1) for a rising (up) or falling state."""
     if w == WIN_BIOLEK:
         if up:
-            lm = math.log1p(-u)
+            lm = math.log1p(-u) if u < 1.0 else -math.inf
             lp = math.log1p(u)
             return 0.5 * (lp - lm), -0.5 * (lm + lp), (1.0 - u) * (1.0 + u)
-        return 0.5 * (math.log(u) - math.log(2.0 - u)), -math.log(2.0 - u), u * (2.0 - u)
+        return 0.5 * (_ln(u) - math.log(2.0 - u)), -math.log(2.0 - u), u * (2.0 - u)
     c = 0.25 if w == WIN_JOGLEKAR else 1.0 / j
-    lm = math.log1p(-u)
-    return c * (math.log(u) - lm), -c * lm, u * (1.0 - u) / c
+    lm = math.log1p(-u) if u < 1.0 else -math.inf
+    return c * (_ln(u) - lm), -c * lm, u * (1.0 - u) / c
 
 
 @njit(cache=True)
