@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from scipy.integrate import quad
 from scipy.optimize import brentq
@@ -100,6 +100,9 @@ def _compare(fast, ref, ef, er, u_prev):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), amp=st.floats(0.02, 2.0), logw=st.floats(-9.0, -5.0),
        logedge=st.floats(-9.0, -7.5), spread=st.booleans(), c2c=st.sampled_from([0.0, 0.02]))
+# 0.1·1.5 V is 1 ulp above v_n = 0.15: a move below the state's resolution, whose energy the closed form
+# lost to the difference of the rounded states (0 instead of 1.9e-15 J)
+@example(seed=0, amp=1.5, logw=-5.0, logedge=-8.0, spread=False, c2c=0.0)
 def test_single_writes_against_the_oracle(seed, amp, logw, logedge, spread, c2c):
     """Trapezoids of both polarities (each device its own sign and amplitude factor: below and above both
     thresholds) through single devices at states over [0, 1], widths 1e-9..1e-5 s, with and without the
@@ -229,7 +232,9 @@ def test_pair_split_against_root_finding(u1, u2, v, a1, a2, b):
     assert vp == pytest.approx(root, rel=1e-12, abs=1e-15 * abs(v))  # brentq: to 1e-16·|v|
     ip, ineg = yak_current(P, 0, u1, vp), yak_current(P, 1, u2, vp - v)
     assert i == pytest.approx(ip, rel=1e-12, abs=1e-300)
-    assert abs(ip + ineg) <= 1e-12 * abs(ip) + 1e-300
+    # the residual, up to the current's change over the rounding of v_p (its slope times 4 ulps)
+    slope = max(a1, a2) * b * ((1.0 - u1) * math.cosh(b * vp) + (1.0 - u2) * math.cosh(b * (vp - v)))
+    assert abs(ip + ineg) <= 1e-12 * abs(ip) + slope * 4.0 * np.spacing(abs(vp) + abs(v))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -237,7 +242,9 @@ def test_pair_split_against_root_finding(u1, u2, v, a1, a2, b):
        logedge=st.floats(-9.0, -7.5), spread=st.booleans())
 def test_pair_writes_against_the_oracle(seed, amp, logw, logedge, spread):
     """Trapezoids through series pairs of both polarities (states over [0, 1]), with the closed-form split:
-    every resistance within 2e-4 of the oracle, energy within 1e-6 relative."""
+    every resistance within 2e-4 of the oracle, energy within 1e-5 relative (the integrator at its default
+    rtol = 1e-6 with its energy under error control: 5.3e-6 at seed 20, amp 2 V, the same with the
+    iterated split before it; the split itself is tested against root finding above, to 1e-12)."""
     n = 24
     u = _states(seed, 2 * n)
     fast, ref = (_arr(2 * n, seed, spread, u, **kw) for kw in ({}, ORACLE))
@@ -258,4 +265,4 @@ def test_pair_writes_against_the_oracle(seed, amp, logw, logedge, spread):
         x = np.minimum(1.0 - u_prev, 1.0 - ref.u)
         m = (x[pos] > 1e-4) & (x[neg] > 1e-4) & (er > 0.0)
         rel = np.abs(ef[m] / er[m] - 1.0)
-        assert rel.max(initial=0.0) <= 1e-6, rel.max()
+        assert rel.max(initial=0.0) <= 1e-5, rel.max()

@@ -98,7 +98,7 @@ SER_K = 19
 SER_C = np.array([(-1.0) ** k / (k * math.factorial(k)) for k in range(1, SER_K + 1)])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def exp1(x):
     """The exponential integral E1(x) = ∫_x^∞ e^{−t}/t dt for x > 0 (inf at 0): its power series for
     x <= 1, the Taylor table E1_TAB on (1, TAB_HI], the modified Lentz continued fraction above;
@@ -133,20 +133,27 @@ def exp1(x):
     return hh * math.exp(-x)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def flow_z(zs, tau, z0, al):
     """The end of dz/dτ = −φ(z) after τ >= 0 from zs (φ = 1 above z0, e^{−α(z0 − z)}·z/z0 below).
-    Returns -1.0 if Newton does not converge (the caller refuses).
+    Returns -1.0 if Newton does not converge (the caller refuses)."""
+    return _flow(zs, tau, z0, al)[0]
+
+
+@njit(cache=True, _nrt=False)
+def _flow(zs, tau, z0, al):
+    """:func:`flow_z` and the motion below z0, min(zs, z0) − z_end, to full relative precision (from the
+    change of ln z; the difference of the rounded states loses it for short moves).
 
     Below z0, in L = ln y, y = α z, and σ = τ/K0: dL/dσ = −e^y, so with ε = σ·e^{y_s}
     L = L_s − ε + y_s ε²/2 − (1 + 2y_s)·y_s ε³/6 + R, |R| <= ε⁴/24·y_s(1 + 7y_s + 6y_s²) (d⁴L/dσ⁴ =
     y(1 + 7y + 6y²)e^{4y}, y falls along the flow).  Where that bound is below 1e-16 the expansion is
     the answer (short moves: no E1 at all); otherwise it starts Newton on E1(y) = D."""
     if zs <= 0.0 or tau <= 0.0:
-        return zs
+        return zs, 0.0
     if zs > z0:
         if tau <= zs - z0:
-            return zs - tau
+            return zs - tau, 0.0
         tau -= zs - z0
         zs = z0
     ys = al * zs
@@ -155,13 +162,15 @@ def flow_z(zs, tau, z0, al):
     dl = -eps + eps * eps * (0.5 * ys - (1.0 + 2.0 * ys) * ys * eps / 6.0)
     rb = eps * eps * eps * eps * ys * (1.0 + 7.0 * ys + 6.0 * ys * ys) / 24.0  # bound on |R|
     if rb <= 1e-16:
-        return zs * math.exp(dl)
+        return zs * math.exp(dl), -zs * math.expm1(dl)
     D = exp1(ys) + q * math.exp(-al * z0)   # E1(α z_end) = E1(α z_start) + τ/K0
     if D > 30.0:  # y < 1e-13: E1(y) = −γ − ln y + y + O(y²)
-        return math.exp(-D - EULER) / al
+        ze = math.exp(-D - EULER) / al
+        return ze, zs - ze
     lmin = -D - EULER  # left of the root (E1(y) > −γ − ln y)
     one = eps < 0.3 and ys * rb * rb <= 1e-16
-    L = math.log(ys) + (dl if eps < 0.3 else -eps)
+    ls = math.log(ys)
+    L = ls + (dl if eps < 0.3 else -eps)
     if L < lmin:
         L = lmin
     for it in range(100):
@@ -175,8 +184,8 @@ def flow_z(zs, tau, z0, al):
         # Newton's error after the step: <= y/2·(error before)² (E1 convex in ln y, (d²E1/dL²)/(dE1/dL)
         # = −y, y at most y_s): from the expansion's bound rb, or ~ y/2·step²; or the step is round-off
         if (it == 0 and one) or a <= 1e-9 / max(1.0, math.sqrt(y)) or a <= 8e-16 * (1.0 + D * ey):
-            return math.exp(L) / al
-    return -1.0
+            return math.exp(L) / al, -zs * math.expm1(L - ls)
+    return -1.0, 0.0
 
 
 @njit(cache=True, inline="always")
@@ -236,7 +245,7 @@ def _phi(z, z0, al):
     return math.exp(-al * (z0 - z)) * z / z0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tau_to(zs, zb, z0, al):
     """τ = G(zs) − G(zb) for zb <= zs: the drive integral that takes the state from zs to zb."""
     if zb >= z0:
@@ -249,7 +258,7 @@ def _tau_to(zs, zb, z0, al):
     return t + z0 * math.exp(al * z0) * (exp1(al * zb) - exp1(al * zs))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def yak_flow1(P, k, u, v0, v1, T, cap, lo, hi):
     """One Yakopcic device under the voltage ramp v0 -> v1 (V, mssim's terminals) over T (s) from state u
     in [lo, hi] (the integrator's bounds, kernels._bounds; a state reaching one is held there).  Returns
@@ -298,12 +307,13 @@ def yak_flow1(P, k, u, v0, v1, T, cap, lo, hi):
     b = P[k, Y_B]
     if v0 == v1:
         sabs = C * math.expm1(w0)
-        ze = flow_z(zs, sabs * T, z0, al)
+        ze, dzx = _flow(zs, sabs * T, z0, al)
         if ze < 0.0:
             return u, 0.0, FLOW_REFUSED
         Tm = T  # time in motion; held at the bound after it
         if ze <= zmin:
             ze = zmin
+            dzx = min(zs, z0) - zmin
             Tm = min(_tau_to(zs, zmin, z0, al) / sabs, T)
         # ∫z dt along the trajectory, dt = −dz/(|g|·φ(z))
         if ze >= z0:  # linear throughout: x linear in t
@@ -312,13 +322,11 @@ def yak_flow1(P, k, u, v0, v1, T, cap, lo, hi):
             tlin = 0.0
             ilin = 0.0
             ilinx = 0.0
-            za = zs
             if zs > z0:
                 tlin = (zs - z0) / sabs
                 ilin = tlin * (zs + z0) * 0.5
                 ilinx = tlin * ((1.0 - zs) + (1.0 - z0)) * 0.5
-                za = z0
-            iexp = z0 / (al * sabs) * math.exp(al * (z0 - ze)) * (-math.expm1(-al * (za - ze)))
+            iexp = z0 / (al * sabs) * math.exp(al * (z0 - ze)) * (-math.expm1(-al * dzx))  # dzx = za − ze
             if up:
                 ix = ilinx + (Tm - tlin) - iexp
             else:
@@ -413,20 +421,19 @@ def yak_pair_split(P, kp, kn, up, un, v):
         cn = P[kn, Y_A2] * xn
         av = -v
     bv = b * av
-    if not (bv <= 18.0 and cp >= 0.0 and cn >= 0.0):
+    if not (bv <= 300.0 and cp >= 0.0 and cn >= 0.0):
         return 0.0, 0.0, False
+    # tanh(b v_p) = t = c_n sinh(bv)/(c_p + c_n cosh(bv)); 1 − t and 1 + t are (c_p + c_n e^{∓bv})/(c_p +
+    # c_n cosh(bv)), so atanh(t) = ½ log1p(2 c_n sinh(bv)/(c_p + c_n e^{−bv})) and sinh(b v_p) =
+    # t/√((1 − t)(1 + t)) = c_n sinh(bv)/√((c_p + c_n e^{−bv})(c_p + c_n e^{bv})): no cancellation
     em = math.expm1(bv)
-    S = em * (em + 2.0) / (2.0 * (em + 1.0))
-    Cc = 1.0 + em * em / (2.0 * (em + 1.0))
-    den = cp + cn * Cc
-    if not den > 0.0:
+    ep = em + 1.0
+    S = em * (em + 2.0) / (2.0 * ep)
+    lo = cp + cn / ep
+    if not lo > 0.0:
         return 0.0, 0.0, False
-    t = cn * S / den
-    if not t < 1.0 - 1e-9:
-        return 0.0, 0.0, False
-    ba = 0.5 * math.log1p(2.0 * t / (1.0 - t))  # atanh
-    i = cp * (t / math.sqrt((1.0 - t) * (1.0 + t)))
-    vp = ba / b
+    vp = 0.5 * math.log1p(2.0 * cn * S / lo) / b
+    i = cp * (cn * S / math.sqrt(lo * (cp + cn * ep)))
     if v > 0.0:
         return i, vp, True
     return -i, -vp, True
