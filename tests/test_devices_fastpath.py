@@ -14,7 +14,7 @@ CAP = 1e10
 
 def _ivp_single(arr, k, mode, V, T, u0):
     """Reference: solve_ivp (DOP853, rtol 1e-12) of du/dt and the power, same rate function."""
-    lo, hi = K._bounds(arr.P, k)
+    lo, hi = K._bounds(arr.model, arr.P, k)
 
     def f(t, y):
         r, p = K._deriv1(arr.model, arr.P, k, mode, y[0], 0.0, V, V, CAP, lo, hi)
@@ -89,7 +89,7 @@ def test_single_team_constant_voltage_matches_ivp(window, v, r0, T):
     assert abs(arr.u[0] - ref_u) < 2e-6 + 2e-6 * abs(ref_u)
     assert abs(e - ref_e) <= 1e-5 * abs(ref_e) + 1e-18
     # the Dormand-Prince path at tight tolerance agrees too
-    lo, hi = K._bounds(arr.P, 0)
+    lo, hi = K._bounds(arr.model, arr.P, 0)
     r0_, p0_ = K._deriv1(arr.model, arr.P, 0, 0, u0, 0.0, v, v, CAP, lo, hi)
     ud, ed, _ = K._dp1(arr.model, arr.P, 0, 0, u0, v, v, T, 1e-10, 1e-13, CAP, lo, hi, r0_, p0_)
     assert abs(arr.u[0] - ud) < 2e-6 + 2e-6 * abs(ud)

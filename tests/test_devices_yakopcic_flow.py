@@ -303,9 +303,9 @@ def test_parameter_variants_against_the_oracle(var, seed):
     _variant_writes(var, seed)
 
 
-@pytest.mark.xfail(strict=True, reason="open: with alpha_p not 1 or 3 the integrator's bounds are [0, 1] "
-                                       "(kernels._bounds reads the window code from column P_WIN = Y_ALP) and its "
-                                       "Dormand-Prince never leaves x = 0 on a ramp through the threshold (the "
-                                       "closed form does: 8e-6 in u, R 14 Mohm against inf)")
 def test_alpha_p_2_leaving_x0_on_a_ramp():
+    """alpha_p = 2: kernels._bounds read the window code from column P_WIN = Y_ALP, so only alpha_p = 1 or 3
+    kept Yakopcic states off x = 0; with bounds [0, 1] Dormand-Prince never left x = 0 on a ramp through the
+    threshold (the closed form does: 8e-6 in u, R 14 Mohm against inf).  Every Yakopcic device now keeps
+    [1e-9, 1 - 1e-9]."""
     _variant_writes(dict(alphap=2.0, alphan=3.0), 1)

@@ -234,7 +234,15 @@ def _clamp(u, lo, hi):
 
 
 @njit(cache=True, inline="always")
-def _bounds(P, k):
+def _bounds(model, P, k):
+    """The states device k is kept in: [STICK_EPS, 1 − STICK_EPS] where its window vanishes at both bounds
+    (an exactly clamped state would stick for ever, which the continuous model never does): HP with a
+    Joglekar or Prodromakis window, and every Yakopcic device (f(x) -> 0 at x = 0 and x = 1; its
+    parameters share the row's columns, so the window code is not read for it: column P_WIN is its
+    alpha_p, which kept alpha_p = 1 or 3 devices off the bounds and let any other stick at x = 0);
+    else [0, 1]."""
+    if model == MODEL_YAKOPCIC:
+        return STICK_EPS, 1.0 - STICK_EPS
     w = P[k, P_WIN]
     if w == WIN_JOGLEKAR or w == WIN_PRODROMAKIS:
         return STICK_EPS, 1.0 - STICK_EPS
@@ -357,7 +365,7 @@ def _closed_form1(model, P, k, mode, u, a0, a1, T, cap, lo, hi):
 @njit(cache=True, _nrt=False)
 def advance1(model, P, k, mode, u0, a0, a1, T, rtol, atol, cap):
     """Advance device k over one PWL segment of duration T. Returns (u_end, energy, n_steps)."""
-    lo, hi = _bounds(P, k)
+    lo, hi = _bounds(model, P, k)
     u = _clamp(u0, lo, hi)
     if T <= 0.0:
         return u, 0.0, 0
@@ -722,8 +730,8 @@ def advance2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2):
     """Advance a series pair over one PWL segment. s1/s2: device is stuck (state frozen).
 
     Returns (u1, u2, energy, n_steps)."""
-    lo1, hi1 = _bounds(P, kp)
-    lo2, hi2 = _bounds(P, kn)
+    lo1, hi1 = _bounds(model, P, kp)
+    lo2, hi2 = _bounds(model, P, kn)
     u1 = _clamp(u1, lo1, hi1)
     u2 = _clamp(u2, lo2, hi2)
     if T <= 0.0:
@@ -1020,7 +1028,7 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
             P, k, mode, u, d0, d1, T):
         # one HP device with a p = 1 window moving far (where the integrator would take many steps): the
         # separable law in closed form (windowed.py); shorter moves are cheaper in one or two steps
-        lo, hi = _bounds(P, k)
+        lo, hi = _bounds(model, P, k)
         un, e0, ok = window_flow(P, k, mode, min(max(u, lo), hi), d0, d1, T, cap, lo, hi)
         if ok:
             energy[j] = e0
@@ -1046,7 +1054,7 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
     elif fast and model == MODEL_YAKOPCIC and mode == 0 and T > 0.0:
         # separable law: the end state in closed form, the energy exact (flat top) or certified (ramp);
         # refused (the rate cap could bind, a ramp through 0 V, ...): the integrator (fallback)
-        lo, hi = _bounds(P, k)
+        lo, hi = _bounds(model, P, k)
         un, e0, fc = yak_flow1(P, k, min(max(u, lo), hi), d0, d1, T, cap, lo, hi)
         if fc == FLOW_NONE:  # below threshold or held at a bound: frozen
             energy[j] = e0
@@ -1090,8 +1098,8 @@ def _below_thresholds_pair(model, P, kp, kn, u1, u2, a0, a1):
             d2 = -i * r2
         if d1 > P[kp, P_THUP] or d1 < P[kp, P_THDOWN] or d2 > P[kn, P_THUP] or d2 < P[kn, P_THDOWN]:
             return -1.0
-    lo1, hi1 = _bounds(P, kp)
-    lo2, hi2 = _bounds(P, kn)
+    lo1, hi1 = _bounds(model, P, kp)
+    lo2, hi2 = _bounds(model, P, kn)
     if not (lo1 <= u1 <= hi1 and lo2 <= u2 <= hi2):  # the general path clamps first
         return -1.0
     return R
