@@ -965,6 +965,16 @@ def _worn(u, cnt, lim, flg, stuck_u):
     return u, cnt, flg
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _store(k, u, u_old, U, dU, count, limit, flags, stuck_u, switch_dx):
+    """Store device k's new state u (its change from u_old) and, where the change counts as a switching
+    event, count it and apply wear-out: the one bookkeeping step after every device's segment or piece."""
+    U[k] = u
+    dU[k] = u - u_old
+    if _switched(u - u_old, switch_dx):
+        U[k], count[k], flags[k] = _worn(u, count[k] + 1, limit[k], flags[k], stuck_u)
+
+
 @njit(cache=True, inline="always")
 def _flow_ok(model, P, k):
     """Whether device k has the exact constant-voltage flows of :mod:`.flows` (TEAM, linear I-V, no window)."""
@@ -1017,10 +1027,7 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
         u, u2_, tdone, e0, ok = team_flat(P, k, k, True, min(max(u, 0.0), 1.0), 0.0, d0, T, cap, False, False)
         if ok:
             energy[j] = e0
-            U[k] = u
-            dU[k] = u - u_old
-            if _switched(u - u_old, switch_dx):
-                U[k], count[k], flags[k] = _worn(u, count[k] + 1, limit[k], flags[k], stuck_u)
+            _store(k, u, u_old, U, dU, count, limit, flags, stuck_u, switch_dx)
             return 0, PATH_EXACT
         Tr = T - tdone
         code = PATH_FALLBACK
@@ -1032,10 +1039,7 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
         un, e0, ok = window_flow(P, k, mode, min(max(u, lo), hi), d0, d1, T, cap, lo, hi)
         if ok:
             energy[j] = e0
-            U[k] = un
-            dU[k] = un - u_old
-            if _switched(un - u_old, switch_dx):
-                U[k], count[k], flags[k] = _worn(un, count[k] + 1, limit[k], flags[k], stuck_u)
+            _store(k, un, u_old, U, dU, count, limit, flags, stuck_u, switch_dx)
             return 0, PATH_FROZEN if un == u_old else PATH_EXACT
         code = PATH_FALLBACK
     elif fast and mode == 0 and d0 != d1 and T > 0.0 and _flow_ok(model, P, k):
@@ -1044,10 +1048,7 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
                                               rtol, atol)
         if ok:
             energy[j] = e0
-            U[k] = un
-            dU[k] = un - u_old
-            if _switched(un - u_old, switch_dx):
-                U[k], count[k], flags[k] = _worn(un, count[k] + 1, limit[k], flags[k], stuck_u)
+            _store(k, un, u_old, U, dU, count, limit, flags, stuck_u, switch_dx)
             return 0, PATH_FROZEN if un == u_old else PATH_CERTIFIED
         e0 = 0.0
         code = PATH_FALLBACK
@@ -1063,10 +1064,7 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
             return 0, PATH_FROZEN if un == u_old else PATH_EXACT
         if fc == FLOW_EXACT or fc == FLOW_CERTIFIED:
             energy[j] = e0
-            U[k] = un
-            dU[k] = un - u_old
-            if _switched(un - u_old, switch_dx):
-                U[k], count[k], flags[k] = _worn(un, count[k] + 1, limit[k], flags[k], stuck_u)
+            _store(k, un, u_old, U, dU, count, limit, flags, stuck_u, switch_dx)
             return 0, PATH_FROZEN if un == u_old else (PATH_EXACT if fc == FLOW_EXACT else PATH_CERTIFIED)
         e0 = 0.0
         code = PATH_FALLBACK
@@ -1074,10 +1072,7 @@ def _single_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx
     if ns == 0 and code == PATH_INTEGRATOR:  # no integrator step: frozen, or one of advance1's closed forms
         code = PATH_FROZEN if un == u else PATH_EXACT
     energy[j] = e + e0
-    U[k] = un
-    dU[k] = un - u_old
-    if _switched(un - u_old, switch_dx):
-        U[k], count[k], flags[k] = _worn(un, count[k] + 1, limit[k], flags[k], stuck_u)
+    _store(k, un, u_old, U, dU, count, limit, flags, stuck_u, switch_dx)
     return ns, code
 
 
@@ -1181,14 +1176,8 @@ def _pair_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, 
         dU[kp] = 0.0
         dU[kn] = 0.0
         return ns, code
-    U[kp] = n1
-    dU[kp] = n1 - o1
-    if _switched(n1 - o1, switch_dx):
-        U[kp], count[kp], flags[kp] = _worn(n1, count[kp] + 1, limit[kp], flags[kp], stuck_u)
-    U[kn] = n2
-    dU[kn] = n2 - o2
-    if _switched(n2 - o2, switch_dx):
-        U[kn], count[kn], flags[kn] = _worn(n2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
+    _store(kp, n1, o1, U, dU, count, limit, flags, stuck_u, switch_dx)
+    _store(kn, n2, o2, U, dU, count, limit, flags, stuck_u, switch_dx)
     return ns, code
 
 
@@ -1238,14 +1227,8 @@ def _pulse_one(j, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos,
         elif code == PATH_INTEGRATOR:
             n3 += 1
     energy[j] = etot
-    U[kp] = u1
-    dU[kp] = u1 - o1
-    if _switched(u1 - o1, switch_dx):
-        U[kp], count[kp], flags[kp] = _worn(u1, count[kp] + 1, limit[kp], flags[kp], stuck_u)
-    U[kn] = u2
-    dU[kn] = u2 - o2
-    if _switched(u2 - o2, switch_dx):
-        U[kn], count[kn], flags[kn] = _worn(u2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
+    _store(kp, u1, o1, U, dU, count, limit, flags, stuck_u, switch_dx)
+    _store(kn, u2, o2, U, dU, count, limit, flags, stuck_u, switch_dx)
     return tot, n1, n2, n3, n4
 
 
@@ -1343,14 +1326,8 @@ def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_
                 dU[kp] = 0.0
                 dU[kn] = 0.0
             else:
-                U[kp] = u1
-                dU[kp] = u1 - o1
-                if _switched(u1 - o1, switch_dx):
-                    U[kp], count[kp], flags[kp] = _worn(u1, count[kp] + 1, limit[kp], flags[kp], stuck_u)
-                U[kn] = u2
-                dU[kn] = u2 - o2
-                if _switched(u2 - o2, switch_dx):
-                    U[kn], count[kn], flags[kn] = _worn(u2, count[kn] + 1, limit[kn], flags[kn], stuck_u)
+                _store(kp, u1, o1, U, dU, count, limit, flags, stuck_u, switch_dx)
+                _store(kn, u2, o2, U, dU, count, limit, flags, stuck_u, switch_dx)
                 if code == PATH_EXACT:
                     n1 += 1
                 elif code == PATH_FALLBACK:
