@@ -21,6 +21,9 @@ the first-order step) to a few ulps.  Energy: v/k·(A(u_end) − A(u_0)) under a
 (i·dt = du/(k·f)), otherwise 5-point Gauss-Legendre on the exact trajectory.  The rate cap must not bind
 (k·max|drive|/R_on·max f <= cap), else the caller integrates.  Any other exponent p has no such
 closed form here: those devices take the integrator (path counter: integrator).
+
+Series pairs of such devices (:func:`window_pair`, taken by kernels._pair_core): both devices pass the same
+charge, each state is a closed form in it and so is the flux needed to pass it; see the section below.
 """
 
 from __future__ import annotations
