@@ -32,7 +32,7 @@ from .params import (MODEL_HP, MODEL_TEAM, MODEL_VTEAM, MODEL_YAKOPCIC, P_ADOWN,
                      WIN_BIOLEK, WIN_JOGLEKAR, WIN_KVATINSKY, WIN_NONE, WIN_PRODROMAKIS, Y_A1, Y_A2, Y_ALN,
                      Y_ALP, Y_AN, Y_AP, Y_B, Y_ETA, Y_VN, Y_VP, Y_XN, Y_XP)
 from .table import IV_LINEAR_G, MODEL_TABLE, table_flow, table_rate
-from .windowed import window_flow, window_flow_ok
+from .windowed import pair_flow_ok, window_flow, window_flow_ok, window_pair
 from .yakopcic import FLOW_CERTIFIED, FLOW_EXACT, FLOW_NONE, yak_flow1, yak_pair_split
 
 DU_MAX = 0.1          # largest state change per accepted step (normalised)
@@ -1114,6 +1114,20 @@ def _pair_core(model, P, kp, kn, o1, o2, d0, d1, T, rtol, atol, cap, fast, s1, s
     u1 = o1
     u2 = o2
     Tr = T
+    if fast and model == MODEL_HP and T > 0.0 and pair_flow_ok(P, kp, kn):
+        # HP pair, p = 1 windows: both devices charge-controlled, closed form in the charge (windowed.py)
+        lo1, hi1 = _bounds(model, P, kp)
+        lo2, hi2 = _bounds(model, P, kn)
+        u1, u2, e0, ok, ser = window_pair(P, kp, kn, o1, o2, d0, d1, T, cap, s1, s2, lo1, hi1, lo2, hi2)
+        if ok:
+            if s1:
+                u1 = o1
+            if s2:
+                u2 = o2
+            return u1, u2, e0, 0, PATH_FROZEN if (u1 == o1 and u2 == o2) else PATH_EXACT
+        u1 = o1
+        u2 = o2
+        e0 = 0.0
     if fast and model == MODEL_HP and T > 0.0 and P[kp, P_WIN] == WIN_NONE and P[kn, P_WIN] == WIN_NONE:
         u1, u2, e0, ok = hp_pair(P, kp, kn, min(max(o1, 0.0), 1.0), min(max(o2, 0.0), 1.0), d0, d1, T, cap, s1, s2)
         if ok:
