@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from components.devices import DeviceArray, HPParams, TEAMParams
+from components.devices import DeviceArray, HPParams, TEAMParams, preset
 from components.devices import kernels as K
 from mssim import SeedTree
 
@@ -200,3 +200,40 @@ def test_pair_stuck_partner_and_open():
     assert arr.u[pos[1]] == u[pos[1]] and arr.u[neg[1]] == u[neg[1]]
     r1, r2, _ = _ivp_pair(arr, pos[2], neg[2], 1.0, 1e-6, u[pos[2]], u[neg[2]])
     assert abs(arr.u[neg[2]] - r2) < 2e-6
+
+
+@pytest.mark.parametrize("window,p", [("joglekar", 2), ("biolek", 2), ("joglekar", 1)])
+@pytest.mark.parametrize("stuck", [0, 1])
+def test_pair_beside_a_stuck_device_against_solve_ivp(window, p, stuck):
+    """The integrator with one device of a pair stuck (exact flows off): the stuck device's rate is zero at
+    every stage of a step.  It was zeroed only after the stages, so the partner's stage currents came from a
+    state the solution never had: 1e-8 in u and 1.3e-6 in energy at rtol = 1e-10, 1e-4 in energy at the
+    default rtol, falling as the square root of rtol (kernels._deriv2_held)."""
+    from scipy.integrate import solve_ivp
+
+    pr = preset("hp", None, window=window, p=p, mu_v=1e-11)
+    arr = DeviceArray(pr, 2, exact_flows=False)
+    arr.U[:] = [0.5, 0.3]
+    arr.touch()
+    arr.set_stuck([stuck])
+    e = arr.apply_pair(-1.0, -1.0, 1e-5, [0], [1])[0]
+    P = arr.P
+    mv = 1 - stuck
+    sign = 1.0 if mv == 0 else -1.0  # current into + of device 0, into - of device 1
+    R_st = P[stuck, 0] + (P[stuck, 1] - P[stuck, 0]) * [0.5, 0.3][stuck]
+
+    def f(u, up):
+        if window == "joglekar":
+            return 1 - (2 * u - 1) ** (2 * p)
+        return 1 - u ** (2 * p) if up else 1 - (1 - u) ** (2 * p)
+
+    def rhs(t, y):
+        i = -1.0 / (P[mv, 0] + (P[mv, 1] - P[mv, 0]) * y[0] + R_st)
+        r = P[mv, 3] * sign * i
+        return [r * f(y[0], r > 0), -1.0 * i]
+
+    s = solve_ivp(rhs, (0.0, 1e-5), [[0.5, 0.3][mv], 0.0], method="DOP853", rtol=1e-13, atol=[1e-20, 1e-26])
+    assert arr.U[stuck] == [0.5, 0.3][stuck]
+    assert abs(arr.U[mv] - s.y[0, -1]) <= 1e-9
+    assert abs(s.y[0, -1] - [0.5, 0.3][mv]) > 1e-3  # the partner moved
+    assert e == pytest.approx(s.y[1, -1], rel=1e-8)

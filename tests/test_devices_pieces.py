@@ -119,6 +119,7 @@ def test_pieces_validation():
 @given(m=st.integers(0, len(MODELS) - 1), seed=st.integers(0, 10**6), amp=st.floats(0.1, 1.0),
        logw=st.floats(-8.0, -5.5), edge=st.floats(1e-9, 3e-8), pulses=st.integers(1, 2))
 @example(m=4, seed=0, amp=1.0, logw=-6.0, edge=2.996320326159571e-08, pulses=1)  # windowed HP at u = 0 exactly
+@example(m=1, seed=1, amp=0.9375, logw=-8.0, edge=2.68e-08, pulses=1)  # TEAM hp_tio2, 2.86e-4 (hpq helper)
 def test_every_model_write_against_the_oracle(m, seed, amp, logw, edge, pulses):
     """The one-pass write (whatever path each piece takes) and the integrator alone at its default
     tolerance, against the same array integrated at rtol = 1e-10, spread and c2c on, states including
