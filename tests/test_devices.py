@@ -141,13 +141,16 @@ def test_runaway_reaches_bound_without_nan_and_is_released():
     assert arr.u[0] > 0.05
 
 
-@pytest.mark.parametrize("window", ["none", "biolek"])
+@pytest.mark.parametrize("window", ["none", "biolek", "joglekar", "prodromakis"])
 def test_hp_not_stuck_at_bound(window):
+    """Driven into a bound for a long time, then reversed: the device leaves it (a Joglekar/Prodromakis
+    window vanishes at the bounds, so a state clamped exactly onto one would stick for ever)."""
     p = HPParams.biolek2009(window=window)
     arr = DeviceArray(p, 1, x0=0.5)
     arr.apply_voltage(-2.0, -2.0, 1.0)    # drive to w = 1 (R_on)
     assert arr.x[0] == pytest.approx(1.0, abs=1e-6)
-    arr.apply_voltage(2.0, 2.0, 1e-3)
+    # from 1e-9 of a vanishing window the state grows exponentially: tens of ms to leave (Prodromakis j = 1: ~60)
+    arr.apply_voltage(2.0, 2.0, 1e-3 if window in ("none", "biolek") else 0.2)
     assert arr.x[0] < 1.0 - 1e-4
 
 
