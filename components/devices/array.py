@@ -351,10 +351,12 @@ class DeviceArray:
         noise = self.run_rng.standard_normal((v0.size, m)) if self.params.dx_c2c > 0 else np.zeros((1, 1))
         par = m >= _PAR_MIN and self._pick.parallel()
         t0 = time.perf_counter()
+        drv0 = np.ascontiguousarray(np.multiply.outer(v0, sign))  # piece q, device j: sign[j]·v0[q]
+        drv1 = np.ascontiguousarray(np.multiply.outer(v1, sign))
         (K.apply_single_pieces if par else K.apply_single_pieces_ser)(
             self.model, self.P, self.U, self.dU, self.flags, self.switch_count, self._limit, self._stuck_u,
-            self.params.switch_dx, idx, sign, v0, v1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows,
-            c2c_dn, c2c_up, noise, energy, self.path_counts)
+            self.params.switch_dx, idx, drv0, drv1, T, self.rtol, self.atol, self.rate_cap, self.exact_flows,
+            c2c_dn, c2c_up, noise, energy, np.empty(m), self.path_counts)
         if m >= _PAR_MIN:
             self._pick.record(par, (time.perf_counter() - t0) / m)
         self.version += 1

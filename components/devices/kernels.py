@@ -1451,16 +1451,14 @@ def apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, i
     return tot
 
 
-@njit(cache=True)
-def _single_pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, sign, v0, v1, T,
+@njit(cache=True, _nrt=False)
+def _single_pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, drv0, drv1, T,
                          rtol, atol, cap, fast, c2c_dn, c2c_up, noise, energy, eq):
     """The PWL pieces q of one voltage pulse through devices j0 <= j < j1 (device idx[j], or j if idx is
-    empty; voltage sign[j]·v0[q] -> sign[j]·v1[q] over T[q]), each piece exactly what one
-    :func:`apply_single` call and its cycle-to-cycle draw ``noise[q, j]`` do (a piece is one cycle).
-    ``eq``: scratch of one energy per device.  Returns (integrator steps, pieces on the exact, fallback,
-    integrator and certified paths)."""
-    a = np.empty(1)
-    b = np.empty(1)
+    empty; voltage drv0[q, j] -> drv1[q, j] over T[q]), each piece exactly what one :func:`apply_single`
+    call and its cycle-to-cycle draw ``noise[q, j]`` do (a piece is one cycle).  ``eq``: scratch of one
+    energy per device.  Returns (integrator steps, pieces on the exact, fallback, integrator and certified
+    paths)."""
     tot = 0
     n1 = 0
     n2 = 0
@@ -1469,11 +1467,9 @@ def _single_pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, 
     for j in range(j0, j1):
         k = idx[j] if idx.size > 0 else j
         e = 0.0
-        for q in range(v0.size):
-            a[0] = sign[j] * v0[q]
-            b[0] = sign[j] * v1[q]
-            ns, code = _single_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, a, b,
-                                   T[q], 0, rtol, atol, cap, fast, eq)
+        for q in range(T.size):
+            ns, code = _single_one(np.int64(j), model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx,
+                                   drv0[q], drv1[q], T[q], 0, rtol, atol, cap, fast, eq)
             e += eq[j]
             tot += ns
             if code == PATH_EXACT:
@@ -1492,15 +1488,14 @@ def _single_pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, 
 
 
 @njit(cache=True, parallel=True)
-def apply_single_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, sign, v0, v1, T, rtol, atol,
-                        cap, fast, c2c_dn, c2c_up, noise, energy, paths):
-    """A voltage pulse given as PWL pieces (v0[q] -> v1[q] over T[q], times sign[j] for device j) through
-    single devices in one pass: the same as one :func:`apply_single_par` call per piece, each followed by
-    its cycle-to-cycle noise (``noise`` of shape (pieces, devices), drawn in the order those calls draw).
-    Energy per device summed over the pieces; devices per piece and path code added to ``paths``;
-    returns the integrator steps."""
-    m = idx.size if idx.size > 0 else U.size
-    eq = np.empty(m)
+def apply_single_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, drv0, drv1, T, rtol, atol,
+                        cap, fast, c2c_dn, c2c_up, noise, energy, eq, paths):
+    """A voltage pulse given as PWL pieces (drv0[q, j] -> drv1[q, j] over T[q] for device j) through single
+    devices in one pass: the same as one :func:`apply_single_par` call per piece, each followed by its
+    cycle-to-cycle noise (``noise`` of shape (pieces, devices), drawn in the order those calls draw).
+    Energy per device summed over the pieces (``eq``: scratch, one per device); devices per piece and path
+    code added to ``paths``; returns the integrator steps."""
+    m = energy.size
     nch = (m + PIECES_CHUNK - 1) // PIECES_CHUNK
     tot = 0
     c1 = 0
@@ -1509,7 +1504,7 @@ def apply_single_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx
     c4 = 0
     for c in prange(nch):
         ns, n1, n2, n3, n4 = _single_pieces_chunk(c * PIECES_CHUNK, min(m, (c + 1) * PIECES_CHUNK), model, P, U, dU,
-                                                  flags, count, limit, stuck_u, switch_dx, idx, sign, v0, v1, T, rtol,
+                                                  flags, count, limit, stuck_u, switch_dx, idx, drv0, drv1, T, rtol,
                                                   atol, cap, fast, c2c_dn, c2c_up, noise, energy, eq)
         tot += ns
         c1 += n1
@@ -1520,23 +1515,23 @@ def apply_single_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx
     paths[2] += c2
     paths[3] += c3
     paths[4] += c4
-    paths[0] += v0.size * m - c1 - c2 - c3 - c4
+    paths[0] += T.size * m - c1 - c2 - c3 - c4
     return tot
 
 
-@njit(cache=True)
-def apply_single_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, sign, v0, v1, T, rtol,
-                            atol, cap, fast, c2c_dn, c2c_up, noise, energy, paths):
+@njit(cache=True, _nrt=False)
+def apply_single_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx, drv0, drv1, T, rtol,
+                            atol, cap, fast, c2c_dn, c2c_up, noise, energy, eq, paths):
     """Single-threaded :func:`apply_single_pieces` for small arrays (no thread wake-up)."""
-    m = idx.size if idx.size > 0 else U.size
+    m = energy.size
     tot, n1, n2, n3, n4 = _single_pieces_chunk(0, m, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx,
-                                               sign, v0, v1, T, rtol, atol, cap, fast, c2c_dn, c2c_up, noise, energy,
-                                               np.empty(m))
+                                               drv0, drv1, T, rtol, atol, cap, fast, c2c_dn, c2c_up, noise, energy,
+                                               eq)
     paths[1] += n1
     paths[2] += n2
     paths[3] += n3
     paths[4] += n4
-    paths[0] += v0.size * m - n1 - n2 - n3 - n4
+    paths[0] += T.size * m - n1 - n2 - n3 - n4
     return tot
 
 
