@@ -965,6 +965,17 @@ def _worn(u, cnt, lim, flg, stuck_u):
 
 
 @njit(cache=True, _nrt=False, inline="always")
+def _count_paths(paths, total, n_exact, n_fallback, n_integrator, n_certified):
+    """Add a kernel's path counts to ``paths`` (frozen, exact, fallback, integrator, certified): the
+    ``total`` devices or pairs × pieces it advanced, those not on the four counted paths being frozen."""
+    paths[1] += n_exact
+    paths[2] += n_fallback
+    paths[3] += n_integrator
+    paths[4] += n_certified
+    paths[0] += total - n_exact - n_fallback - n_integrator - n_certified
+
+
+@njit(cache=True, _nrt=False, inline="always")
 def _store(k, u, u_old, U, dU, count, limit, flags, stuck_u, switch_dx):
     """Store device k's new state u (its change from u_old) and, where the change counts as a switching
     event, count it and apply wear-out: the one bookkeeping step after every device's segment or piece."""
@@ -1264,11 +1275,7 @@ def apply_pair_pulses(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
         c2 += n2
         c3 += n3
         c4 += n4
-    paths[1] += c1
-    paths[2] += c2
-    paths[3] += c3
-    paths[4] += c4
-    paths[0] += 3 * pos.size - c1 - c2 - c3 - c4
+    _count_paths(paths, 3 * pos.size, c1, c2, c3, c4)
     return tot
 
 
@@ -1386,11 +1393,7 @@ def apply_pair_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, 
         c2 += n2
         c3 += n3
         c4 += n4
-    paths[1] += c1
-    paths[2] += c2
-    paths[3] += c3
-    paths[4] += c4
-    paths[0] += v0.size * m - c1 - c2 - c3 - c4
+    _count_paths(paths, v0.size * m, c1, c2, c3, c4)
     return tot
 
 
@@ -1402,11 +1405,7 @@ def apply_pair_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switch_
     tot, n1, n2, n3, n4 = _pieces_chunk(0, pos.size, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, pos, neg,
                                     sign, v0, v1, T, rtol, atol, cap, fast, uniform, c2c_dn, c2c_up, noise, energy, lup,
                                     ldn)
-    paths[1] += n1
-    paths[2] += n2
-    paths[3] += n3
-    paths[4] += n4
-    paths[0] += v0.size * pos.size - n1 - n2 - n3 - n4
+    _count_paths(paths, v0.size * pos.size, n1, n2, n3, n4)
     return tot
 
 
@@ -1443,11 +1442,7 @@ def apply_single_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, i
         c2 += 1 if code == PATH_FALLBACK else 0
         c3 += 1 if code == PATH_INTEGRATOR else 0
         c4 += 1 if code == PATH_CERTIFIED else 0
-    paths[1] += c1
-    paths[2] += c2
-    paths[3] += c3
-    paths[4] += c4
-    paths[0] += n - c1 - c2 - c3 - c4
+    _count_paths(paths, n, c1, c2, c3, c4)
     return tot
 
 
@@ -1511,11 +1506,7 @@ def apply_single_pieces(model, P, U, dU, flags, count, limit, stuck_u, switch_dx
         c2 += n2
         c3 += n3
         c4 += n4
-    paths[1] += c1
-    paths[2] += c2
-    paths[3] += c3
-    paths[4] += c4
-    paths[0] += T.size * m - c1 - c2 - c3 - c4
+    _count_paths(paths, T.size * m, c1, c2, c3, c4)
     return tot
 
 
@@ -1527,11 +1518,7 @@ def apply_single_pieces_ser(model, P, U, dU, flags, count, limit, stuck_u, switc
     tot, n1, n2, n3, n4 = _single_pieces_chunk(0, m, model, P, U, dU, flags, count, limit, stuck_u, switch_dx, idx,
                                                drv0, drv1, T, rtol, atol, cap, fast, c2c_dn, c2c_up, noise, energy,
                                                eq)
-    paths[1] += n1
-    paths[2] += n2
-    paths[3] += n3
-    paths[4] += n4
-    paths[0] += T.size * m - n1 - n2 - n3 - n4
+    _count_paths(paths, T.size * m, n1, n2, n3, n4)
     return tot
 
 
@@ -1566,11 +1553,7 @@ def apply_pairs_par(model, P, U, dU, flags, count, limit, stuck_u, switch_dx, po
         c2 += 1 if code == PATH_FALLBACK else 0
         c3 += 1 if code == PATH_INTEGRATOR else 0
         c4 += 1 if code == PATH_CERTIFIED else 0
-    paths[1] += c1
-    paths[2] += c2
-    paths[3] += c3
-    paths[4] += c4
-    paths[0] += pos.size - c1 - c2 - c3 - c4
+    _count_paths(paths, pos.size, c1, c2, c3, c4)
     return tot
 
 

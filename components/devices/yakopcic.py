@@ -57,20 +57,23 @@ ALZ_MAX = 600.0       # α·z0 above this: refused (e^{α z0} overflows)
 FLOW_NONE, FLOW_REFUSED, FLOW_EXACT, FLOW_CERTIFIED = -1, 0, 1, 2
 
 
-def _e1_cf_py(x):
-    """E1(x) for x > 1 by the modified Lentz continued fraction (plain Python: builds the table below)."""
+@njit(cache=True, _nrt=False, inline="always")
+def _e1_cf(x, tol, nmax):
+    """E1(x) for x > 1 by the modified Lentz continued fraction, stopped when a factor is within ``tol``
+    of 1 (or after ``nmax`` terms): :func:`exp1` above the table, and (``py_func``, plain Python, to
+    1e-17) the table's cell values."""
     b = x + 1.0
     c = 1e300
     d = 1.0 / b
     h = d
-    for i in range(1, 1000):
+    for i in range(1, nmax):
         an = -float(i * i)
         b += 2.0
         d = 1.0 / (an * d + b)
         c = b + an / c
         de = c * d
         h *= de
-        if abs(de - 1.0) <= 1e-17:
+        if abs(de - 1.0) <= tol:
             break
     return h * math.exp(-x)
 
@@ -90,7 +93,7 @@ def _e1_table():
     for i in range(TAB_N):
         x0 = 1.0 + TAB_H * (i + 0.5)
         ex = math.exp(-x0)
-        tab[i, 0] = _e1_cf_py(x0)
+        tab[i, 0] = getattr(_e1_cf, "py_func", _e1_cf)(x0, 1e-17, 1000)  # plain Python, also without JIT
         for m in range(TAB_M):
             cm = sum(x0 ** (-j - 1) / math.factorial(m - j) for j in range(m + 1)) * (-1.0) ** m
             tab[i, m + 1] = -ex * cm / (m + 1)
@@ -122,20 +125,7 @@ def exp1(x):
         for m in range(TAB_M, 0, -1):
             s = s * h + E1_TAB[i, m]
         return E1_TAB[i, 0] + s * h
-    b = x + 1.0
-    c = 1e300
-    d = 1.0 / b
-    hh = d
-    for i in range(1, 500):
-        an = -float(i * i)
-        b += 2.0
-        d = 1.0 / (an * d + b)
-        c = b + an / c
-        de = c * d
-        hh *= de
-        if abs(de - 1.0) <= 2e-16:
-            break
-    return hh * math.exp(-x)
+    return _e1_cf(x, 2e-16, 500)
 
 
 @njit(cache=True, _nrt=False)
