@@ -751,14 +751,8 @@ def advance2(model, P, kp, kn, u1, u2, a0, a1, T, rtol, atol, cap, s1, s2):
     u2 = _clamp(u2, lo2, hi2)
     if T <= 0.0:
         return u1, u2, 0.0, 0
-    a1r, a2r, p0 = _deriv2(model, P, kp, kn, u1, u2, 0.0, a0, a1, cap, lo1, hi1, lo2, hi2)
-    b1r, b2r, p1 = _deriv2(model, P, kp, kn, u1, u2, 1.0, a0, a1, cap, lo1, hi1, lo2, hi2)
-    if s1:
-        a1r = 0.0
-        b1r = 0.0
-    if s2:
-        a2r = 0.0
-        b2r = 0.0
+    a1r, a2r, p0 = _deriv2_held(model, P, kp, kn, u1, u2, 0.0, a0, a1, cap, lo1, hi1, lo2, hi2, s1, s2)
+    b1r, b2r, p1 = _deriv2_held(model, P, kp, kn, u1, u2, 1.0, a0, a1, cap, lo1, hi1, lo2, hi2, s1, s2)
     f1 = (a1r == 0.0 and b1r == 0.0) or (u1 <= lo1 and a1r <= 0.0 and b1r <= 0.0) or (
         u1 >= hi1 and a1r >= 0.0 and b1r >= 0.0)
     f2 = (a2r == 0.0 and b2r == 0.0) or (u2 <= lo2 and a2r <= 0.0 and b2r <= 0.0) or (
@@ -962,6 +956,16 @@ def _worn(u, cnt, lim, flg, stuck_u):
         if stuck_u == 0.0 or stuck_u == 1.0:
             return stuck_u, cnt, flg
     return u, cnt, flg
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def c2c_kick(U, dU, flags, k, dx_dn, dx_up, z):
+    """Cycle-to-cycle noise on device k's last state change: u + du·dx·z with dx = ``dx_dn`` for du < 0 and
+    ``dx_up`` otherwise (:meth:`components.devices.DeviceParams.c2c_spreads`), clipped to [0, 1]; stuck
+    and open devices kept.  ``z``: the device's standard normal draw.  Every compiled write path's law
+    (DeviceArray._c2c is the same in numpy)."""
+    if (flags[k] & 3) == 0:
+        U[k] = min(max(U[k] + dU[k] * (dx_dn if dU[k] < 0.0 else dx_up) * z, 0.0), 1.0)
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -1357,12 +1361,8 @@ def _pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, switch_
                 else:
                     n3 += 1
             if c2c_dn > 0.0 or c2c_up > 0.0:  # the spread of a change with du < 0, and of the others
-                if (flags[kp] & 3) == 0:
-                    s = c2c_dn if dU[kp] < 0.0 else c2c_up
-                    U[kp] = min(max(U[kp] + dU[kp] * s * noise[q, j], 0.0), 1.0)
-                if (flags[kn] & 3) == 0:
-                    s = c2c_dn if dU[kn] < 0.0 else c2c_up
-                    U[kn] = min(max(U[kn] + dU[kn] * s * noise[q, m + j], 0.0), 1.0)
+                c2c_kick(U, dU, flags, kp, c2c_dn, c2c_up, noise[q, j])
+                c2c_kick(U, dU, flags, kn, c2c_dn, c2c_up, noise[q, m + j])
         energy[j] = e
     return tot, n1, n2, n3, n4
 
@@ -1475,9 +1475,8 @@ def _single_pieces_chunk(j0, j1, model, P, U, dU, flags, count, limit, stuck_u, 
                 n3 += 1
             elif code == PATH_CERTIFIED:
                 n4 += 1
-            if (c2c_dn > 0.0 or c2c_up > 0.0) and (flags[k] & 3) == 0:
-                s = c2c_dn if dU[k] < 0.0 else c2c_up
-                U[k] = min(max(U[k] + dU[k] * s * noise[q, j], 0.0), 1.0)
+            if c2c_dn > 0.0 or c2c_up > 0.0:
+                c2c_kick(U, dU, flags, k, c2c_dn, c2c_up, noise[q, j])
         energy[j] = e
     return tot, n1, n2, n3, n4
 

@@ -55,10 +55,7 @@ def snap_polarity(p):
 @njit(cache=True)
 def _c2c(U, dU, flags, idx, dx_dn, dx_up, draws, d0):
     for j in range(idx.size):
-        i = idx[j]
-        u = U[i] + dU[i] * (dx_dn if dU[i] < 0.0 else dx_up) * draws[d0 + j]
-        if (flags[i] & 3) == 0:
-            U[i] = min(max(u, 0.0), 1.0)
+        K.c2c_kick(U, dU, flags, idx[j], dx_dn, dx_up, draws[d0 + j])
 
 
 @njit(cache=True)
