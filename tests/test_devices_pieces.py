@@ -236,6 +236,8 @@ def test_single_pieces_validation():
         arr.apply_voltage_pieces([(0.0, 1.0, 1e-8)], [1.0, 1.0, 1.0])
     with pytest.raises(ConfigError, match="duration"):
         arr.apply_voltage_pieces([(0.0, 1.0, -1e-8)])
-    with pytest.raises(ConfigError, match="finite"):
+    with pytest.raises(ConfigError, match="apply_voltage_pieces: voltages must be finite"):
         arr.apply_voltage_pieces([(0.0, float("nan"), 1e-8)])
+    with pytest.raises(ConfigError, match="apply_voltage_pieces: signs must be finite"):
+        arr.apply_voltage_pieces([(0.0, 1.0, 1e-8)], [1.0, float("inf"), 1.0, 1.0])
     assert arr.apply_voltage_pieces([]).tolist() == [0.0] * 4

@@ -327,6 +327,16 @@ class DeviceArray:
         """
         return self._apply1(0, v0, v1, duration_s, index)
 
+    def _pieces(self, pieces, who):
+        """(v0, v1, T) arrays of a pulse's PWL pieces ``(v0, v1, duration_s)``, checked: durations by
+        :meth:`_check_duration`, voltages finite."""
+        v0 = np.array([float(p[0]) for p in pieces])
+        v1 = np.array([float(p[1]) for p in pieces])
+        T = np.array([self._check_duration(p[2]) for p in pieces])
+        if not (np.all(np.isfinite(v0)) and np.all(np.isfinite(v1))):
+            raise ConfigError(f"DeviceArray.{who}: voltages must be finite")
+        return v0, v1, T
+
     def apply_voltage_pieces(self, pieces, sign=None, index=None) -> np.ndarray:
         """A voltage pulse given as PWL pieces ``(v0, v1, duration_s)`` (V, V, s) across single devices,
         device j driven with ``sign[j]`` times each piece (default 1): the same as one
@@ -339,11 +349,9 @@ class DeviceArray:
         if sign.size != m:
             raise ConfigError(f"DeviceArray.apply_voltage_pieces: sign must have one entry per selected device "
                               f"({m}, got {sign.size})")
-        v0 = np.array([float(p[0]) for p in pieces])
-        v1 = np.array([float(p[1]) for p in pieces])
-        T = np.array([self._check_duration(p[2]) for p in pieces])
-        if not (np.all(np.isfinite(v0)) and np.all(np.isfinite(v1)) and np.all(np.isfinite(sign))):
-            raise ConfigError("DeviceArray.apply_voltage_pieces: voltages and signs must be finite")
+        v0, v1, T = self._pieces(pieces, "apply_voltage_pieces")
+        if not np.all(np.isfinite(sign)):
+            raise ConfigError("DeviceArray.apply_voltage_pieces: signs must be finite")
         if v0.size == 0 or m == 0:
             return np.zeros(m)
         energy = np.empty(m)
@@ -443,11 +451,7 @@ class DeviceArray:
         if pos.shape != neg.shape or pos.ndim != 1 or sign.size != m:
             raise ConfigError(f"DeviceArray.apply_pair_pieces: pos_index, neg_index and sign must be 1-D of equal "
                               f"length (got {pos.shape}, {neg.shape} and {sign.shape})")
-        v0 = np.array([float(p[0]) for p in pieces])
-        v1 = np.array([float(p[1]) for p in pieces])
-        T = np.array([self._check_duration(p[2]) for p in pieces])
-        if not (np.all(np.isfinite(v0)) and np.all(np.isfinite(v1))):
-            raise ConfigError("DeviceArray.apply_pair_pieces: voltages must be finite")
+        v0, v1, T = self._pieces(pieces, "apply_pair_pieces")
         if v0.size == 0 or m == 0:
             return np.zeros(m)
         energy = np.empty(m)
