@@ -121,6 +121,20 @@ def split(size: str, patterns: int) -> None:
         print(f"  {key:55s} {t / out['patterns'] * 1e3:6.2f} ms per pattern (profiled)")
 
 
+def run_size(size: str, patterns: int) -> dict | None:
+    """One chip size in a process of its own (:func:`_child`): prints its line and returns its figures, or
+    prints why it failed and returns None."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", size, "--patterns", str(patterns)],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+    res = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not res:
+        print(f"{size}: failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+        return None
+    print(proc.stdout.replace(res[-1], "").strip(), flush=True)
+    return json.loads(res[-1][7:])
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patterns", type=int, default=20)
@@ -134,17 +148,7 @@ def main(argv=None) -> None:
     if args.child:
         _child(args.child, args.patterns)
         return
-    rows = []
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    for size in args.sizes.split(","):
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", size, "--patterns",
-                               str(args.patterns)], capture_output=True, text=True, cwd=ROOT, env=env)
-        res = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not res:
-            print(f"{size}: failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
-            continue
-        rows.append(json.loads(res[-1][7:]))
-        print(proc.stdout.replace(res[-1], "").strip(), flush=True)
+    rows = [r for r in (run_size(size, args.patterns) for size in args.sizes.split(",")) if r is not None]
     print("\n| chip | devices | pattern updates/s | peak RSS (MiB) |\n|---|---|---|---|")
     for r in rows:
         print(f"| {r['size']} | {r['devices']:,} | {r['updates_per_s']:.1f} | {r['peak_rss_mib']:.0f} |")

@@ -15,7 +15,6 @@ Run: ``python benchmarks/bench_training.py [EPOCHS]``.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -97,19 +96,11 @@ def chip_synthetic(n_in: int = 784, hidden: int = 100, n_out: int = 10, n_patter
     return out
 
 
-def chip_in_child(n_in: int = 784, hidden: int = 100, n_out: int = 10, n_patterns: int = 20) -> None:
-    """:func:`chip_synthetic` in a fresh process, so that its peak RSS is the chip's and not the Iris run's
-    or the kernel compilation's (which happens once per installed source version; the Iris run above has
-    filled the cache: a first run with an empty cache peaks at ~860 MiB, nearly all of it LLVM)."""
-    import subprocess
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = (f"import sys; sys.path.insert(0, {here!r}); import bench_training; "
-            f"bench_training.chip_synthetic({n_in}, {hidden}, {n_out}, n_patterns={n_patterns})")
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(here) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    subprocess.run([sys.executable, "-c", code], env=env, check=True)
-
-
 if __name__ == "__main__":
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     iris(epochs)
-    chip_in_child(784, 100, 10, n_patterns=20)
+    # the chip in a process of its own (benchmarks/bench_scaling.py), so that its peak RSS is the chip's, not
+    # the Iris run's or the kernel compilation's (once per installed source version; the Iris run has filled
+    # the cache: a first run with an empty cache peaks at ~860 MiB, nearly all of it LLVM)
+    from bench_scaling import run_size
+    run_size("784-100-10", 20)
